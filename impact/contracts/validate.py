@@ -1,0 +1,362 @@
+"""Validate any table against a contract: valid rows, a quarantine with reasons, counts per rule.
+
+Everything runs in the engine. Structural checks come first and raise one
+:class:`~impact.errors.ContractError`; then every row rule becomes a boolean column, and one
+aggregate query returns each rule's failure count with one example. ``valid`` and
+``quarantine`` stay lazy Ibis tables that partition the input: every input row is in exactly
+one of them.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pandas as pd
+
+from impact.contracts.model import Contract, Rule, load_contract
+from impact.contracts.rules import orderable, passes
+from impact.contracts.structure import conform
+from impact.engine import as_table
+from impact.errors import ContractError
+
+#: The quarantine table's extra column: every rule the row broke, joined with "; ".
+RULES_COLUMN = "_rules"
+_PREFIX = "__impact_"
+_SUMMARY_COLUMNS = ["column", "rule", "n_failed", "passed", "example", "message"]
+
+
+@dataclass(frozen=True, eq=False)
+class Validation:
+    """The outcome of checking a table against a contract.
+
+    ``valid`` and ``quarantine`` partition the input rows: ``rows_valid + rows_quarantined ==
+    rows_checked``. ``summary`` has one row per rule checked (``column, rule, n_failed, passed,
+    example, message``); a rule passes when its failures are within the contract's tolerance
+    (none, unless the contract says e.g. ``mustBeLessThan: 5``). Quarantined rows are never
+    dropped silently: reports show them.
+    """
+
+    contract: str
+    version: str
+    valid: ir.Table = field(repr=False)
+    quarantine: ir.Table = field(repr=False)
+    summary: pd.DataFrame = field(repr=False)
+    rows_checked: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """The summary rows of rules that failed (beyond their tolerance)."""
+        return self.summary.loc[~self.summary["passed"]].reset_index(drop=True)
+
+    @property
+    def ok(self) -> bool:
+        """True when every rule passed."""
+        return bool(self.summary["passed"].all())
+
+    def raise_if_any(self) -> None:
+        """Raise :class:`~impact.errors.ContractError` listing every failed rule, if any.
+
+        Example:
+            >>> import pandas as pd
+            >>> frame = pd.DataFrame({"team_id": ["T1", "T1"], "rollout_at": [None, None]})
+            >>> validate(frame, "rollouts").raise_if_any()
+            Traceback (most recent call last):
+            ...
+            impact.errors.ContractError: rollouts: 1 check(s) failed
+            ...
+        """
+        failed = self.failures
+        if len(failed):
+            table = failed.rename(columns={"n_failed": "n_rows"})[
+                ["column", "rule", "n_rows", "example"]
+            ]
+            raise ContractError(self.contract, table)
+
+    def report(self) -> str:
+        """A plain-text account: counts, then one actionable line per rule that broke."""
+        lines = [
+            f"{self.contract} {self.version}: {self.rows_checked:,} row(s) checked, "
+            f"{self.rows_valid:,} valid, {self.rows_quarantined:,} quarantined"
+        ]
+        for row in self.summary.itertuples():
+            if row.n_failed:
+                status = "FAIL" if not row.passed else "ok  "
+                lines.append(f"  {status} [{row.rule}] {row.message}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready counts (no data values) for run manifests and ``result.json``."""
+        return {
+            "contract": self.contract,
+            "version": self.version,
+            "rows_checked": int(self.rows_checked),
+            "rows_valid": int(self.rows_valid),
+            "rows_quarantined": int(self.rows_quarantined),
+            "passed": self.ok,
+            "rules": [
+                {
+                    "column": str(row.column),
+                    "rule": str(row.rule),
+                    "n_failed": int(row.n_failed),
+                    "passed": bool(row.passed),
+                }
+                for row in self.summary.itertuples()
+            ],
+        }
+
+    def _repr_html_(self) -> str:
+        head = html.escape(self.report().splitlines()[0])
+        shown = self.summary[["column", "rule", "n_failed", "passed", "example"]]
+        return (
+            f"<div class='impact-validation'><p><strong>{head}</strong></p>"
+            f"{shown.to_html(index=False, escape=True, na_rep='')}</div>"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Validation(contract={self.contract!r}, version={self.version!r}, "
+            f"rows_checked={self.rows_checked}, rows_valid={self.rows_valid}, "
+            f"rows_quarantined={self.rows_quarantined})"
+        )
+
+
+def validate(
+    source: Any,
+    contract: str | Path | Contract,
+    *,
+    columns: Mapping[str, str] | None = None,
+) -> Validation:
+    """Check `source` against `contract`; return valid rows, quarantined rows and counts.
+
+    Structural breaches (a missing required column, a wrong type, an unparseable timestamp)
+    are collected and raised together. Row rules (not null, allowed values, ranges, finite
+    numbers, cross-column comparisons, unique keys) quarantine the rows that break them. Of
+    rows sharing a unique key exactly one is kept: the first that breaks no other rule, in the
+    order of the contract's columns; its copies are quarantined as ``duplicate <key>``.
+
+    Args:
+        source: a pandas DataFrame, an Ibis table, or a path (Parquet, CSV, DuckDB).
+        contract: a contract name (``"workflow_events"``), a path to an ODCS YAML file, or a
+            loaded :class:`~impact.contracts.model.Contract`.
+        columns: contract column name -> your column name, e.g. ``{"agent_id": "emp_no"}``.
+            Input columns the contract does not name are kept and ignored by the rules.
+
+    Returns:
+        A :class:`Validation`. ``valid`` has the input's columns (renamed to the contract's
+        names, cast to its types); ``quarantine`` has them plus ``_rules``.
+
+    Raises:
+        ContractError: the input breaks the contract structurally.
+        ValueError: unknown contract, or a `columns` mapping that does not fit.
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"team_id": ["T1", "T2", "T2"],
+        ...                       "rollout_at": ["2025-03-03", None, None]})
+        >>> check = validate(frame, "rollouts")
+        >>> check.rows_valid, check.rows_quarantined
+        (2, 1)
+        >>> check.quarantine.to_pandas()["_rules"].tolist()
+        ['duplicate team_id']
+    """
+    spec = contract if isinstance(contract, Contract) else load_contract(contract)
+    mapping = dict(columns or {})
+    table = _rename(as_table(source), spec, mapping)
+    if RULES_COLUMN in table.columns:
+        raise ValueError(
+            f"the input has a column {RULES_COLUMN!r}, which the quarantine table uses for its "
+            "reasons; rename or drop it first"
+        )
+    table = conform(table, spec, mapped=mapping)
+    present = set(table.columns)
+    rules = tuple(r for r in spec.rules if set(r.columns) <= present)
+    flags = {rule: f"{_PREFIX}{i}" for i, rule in enumerate(rules)}
+    flagged = _flag(table, spec, rules, flags)
+    bad = f"{_PREFIX}bad"
+    counts = _count(flagged, spec, rules, flags, bad)
+
+    reasons = [ibis.ifelse(flagged[flags[r]], r.name, ibis.null(dt.string)) for r in rules]
+    why = ibis.literal("; ").join(reasons) if reasons else ibis.literal("")
+    inputs = list(table.columns)
+    rows = int(counts["rows"])
+    quarantined = int(counts["bad"])
+    return Validation(
+        contract=spec.name,
+        version=spec.version,
+        valid=flagged.filter(~flagged[bad]).select(*inputs),
+        quarantine=flagged.filter(flagged[bad]).select(*inputs, **{RULES_COLUMN: why}),
+        summary=_summary(rules, flags, counts, rows),
+        rows_checked=rows,
+        rows_valid=rows - quarantined,
+        rows_quarantined=quarantined,
+    )
+
+
+def require_columns(table: Any, *names: str, what: str = "input") -> None:
+    """Raise :class:`~impact.errors.ContractError` naming every one of `names` not in `table`.
+
+    For estimators that need a few columns of any table (pandas or Ibis).
+
+    Example:
+        >>> import pandas as pd
+        >>> require_columns(pd.DataFrame({"a": [1]}), "a")
+    """
+    have = set(table.columns)
+    if missing := [n for n in names if n not in have]:
+        shown = ", ".join(sorted(map(str, have))[:12])
+        failures = pd.DataFrame(
+            {
+                "column": missing,
+                "rule": "missing column",
+                "n_rows": -1,
+                "example": f"available: {shown}",
+            }
+        )
+        raise ContractError(what, failures)
+
+
+def _rename(table: ir.Table, spec: Contract, mapping: Mapping[str, str]) -> ir.Table:
+    """Apply ``columns=`` (contract name -> input name); absent inputs are left to `conform`."""
+    if unknown := sorted(k for k in mapping if k not in spec.column_names):
+        raise ValueError(
+            f"columns= names {unknown}, which {spec.name} does not define; its columns are "
+            f"{list(spec.column_names)}"
+        )
+    sources = list(mapping.values())
+    if repeated := sorted({s for s in sources if sources.count(s) > 1}):
+        raise ValueError(f"columns= maps {repeated} to more than one contract column")
+    renames = {new: old for new, old in mapping.items() if old in table.columns and old != new}
+    moving = set(renames.values())
+    if clashes := [n for n in renames if n in table.columns and n not in moving]:
+        raise ValueError(
+            f"columns= renames {renames[clashes[0]]!r} to {clashes[0]!r}, but the input already "
+            f"has a column {clashes[0]!r}; drop or rename it first"
+        )
+    return table.rename(renames) if renames else table
+
+
+def _flag(
+    table: ir.Table, spec: Contract, rules: Sequence[Rule], flags: Mapping[Rule, str]
+) -> ir.Table:
+    """`table` plus one boolean column per rule (True = broken) and an any-broken column."""
+    row_rules = [r for r in rules if r.kind != "unique"]
+    key_rules = [r for r in rules if r.kind == "unique"]
+    flagged = table.mutate(**{flags[r]: ~passes(r, table) for r in row_rules})
+    if key_rules:
+        # Keep the first copy that breaks nothing else, so a broken copy never displaces a
+        # good one; ties broken by the contract's columns, then the rest, for determinism.
+        broken = ibis.or_(*(flagged[flags[r]] for r in row_rules)) if row_rules else None
+        ours = [flagged[c] for c in spec.column_names if c in table.columns]
+        theirs = [
+            v
+            for v in orderable(flagged)
+            if v.get_name() not in spec.column_names and not v.get_name().startswith(_PREFIX)
+        ]
+        order = [*([broken] if broken is not None else []), *ours, *theirs]
+        flagged = flagged.mutate(
+            **{flags[r]: ~passes(r, flagged, order_by=order) for r in key_rules}
+        )
+    if rules:
+        any_broken = ibis.or_(*(flagged[flags[r]] for r in rules))
+    else:
+        any_broken = ibis.literal(False)
+    return flagged.mutate(**{f"{_PREFIX}bad": any_broken})
+
+
+def _identity(spec: Contract, present: set[str]) -> tuple[str, ...]:
+    """Columns that name a row in examples: the id role, else the primary or a unique key."""
+    for key in (
+        spec.columns_with_role("id"),
+        tuple(c.name for c in spec.columns if c.primary_key),
+        next((r.columns for r in spec.rules if r.kind == "unique"), ()),
+    ):
+        if key and set(key) <= present:
+            return key
+    return ()
+
+
+def _count(
+    flagged: ir.Table,
+    spec: Contract,
+    rules: Sequence[Rule],
+    flags: Mapping[Rule, str],
+    bad: str,
+) -> dict[str, Any]:
+    """Every rule's failure count and one example row, plus totals, in one aggregate query."""
+    ident = _identity(spec, set(flagged.columns))
+    metrics: dict[str, ir.Scalar] = {
+        "rows": flagged.count(),
+        "bad": flagged[bad].sum(),
+    }
+    shown: dict[str, list[tuple[str, str]]] = {}
+    for rule in rules:
+        flag = flagged[flags[rule]]
+        metrics[f"{flags[rule]}_n"] = flag.sum()
+        key = ident[0] if ident else rule.columns[0]
+        values = [] if rule.kind == "not_null" else list(rule.columns)
+        columns = list(dict.fromkeys([key, *ident, *values]))
+        shown[flags[rule]] = []
+        for j, column in enumerate(columns):
+            name = f"{flags[rule]}_e{j}"
+            value = flagged[column]
+            if j == 0:
+                metrics[name] = value.min(where=flag)
+            else:  # the same row as the key's minimum
+                metrics[name] = value.argmin(flagged[key], where=flag)
+            shown[flags[rule]].append((column, name))
+    row = flagged.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+    counts: dict[str, Any] = {"rows": row["rows"] or 0, "bad": row["bad"] or 0}
+    for rule in rules:
+        flag = flags[rule]
+        counts[f"{flag}_n"] = row[f"{flag}_n"] or 0
+        parts = [(column, row[name]) for column, name in shown[flag]]
+        counts[f"{flag}_example"] = _example(parts, ident)
+    return counts
+
+
+def _example(parts: list[tuple[str, Any]], ident: tuple[str, ...]) -> str | None:
+    """``event_id E42: handle_time_minutes=1500``: the row's identity, then the values."""
+    names = ", ".join(f"{c} {v}" for c, v in parts if c in ident and v is not None)
+    values = ", ".join(f"{c}={_show(v)}" for c, v in parts if c not in ident)
+    return ": ".join(part for part in (names, values) if part) or None
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def _summary(
+    rules: Sequence[Rule], flags: Mapping[Rule, str], counts: Mapping[str, Any], rows: int
+) -> pd.DataFrame:
+    records = []
+    for rule in rules:
+        n_failed = int(counts[f"{flags[rule]}_n"])
+        example = counts[f"{flags[rule]}_example"] if n_failed else None
+        message = f"{n_failed} row(s) {rule.breach}" if n_failed else ""
+        if message and example:
+            message += f" (e.g. {example})"
+        records.append(
+            {
+                "column": rule.column,
+                "rule": rule.name,
+                "n_failed": n_failed,
+                "passed": rule.passed(n_failed, rows),
+                "example": example,
+                "message": message,
+            }
+        )
+    frame = pd.DataFrame(records, columns=_SUMMARY_COLUMNS)
+    return frame.astype({"n_failed": "int64", "passed": "bool"})

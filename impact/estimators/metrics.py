@@ -1,0 +1,270 @@
+"""What an A/B test measures, and the one engine scan that reduces events to per-unit sums.
+
+A metric kind says how a unit's events become the numbers the test compares:
+
+- :class:`Mean`: the average per unit, then the average over units (every agent counts once).
+- :class:`Proportion`: the same for a boolean column (share of a unit's items), z-test.
+- :class:`Ratio`: ``sum(numerator) / sum(denominator)`` over all events of an arm (handle time
+  per *ticket* when *agents* were randomized). Units are the independent draws, so the standard
+  error is the delta method on per-unit sums, i.e. clustered on the randomization unit.
+- :class:`Sum`: the total per unit (tickets resolved per agent over the test window).
+
+Every kind is written as a per-unit pair ``(num, den)``: a unit-level metric has ``den = 1``, a
+ratio has the unit's sums. The comparison maths (Welch, delta method, CUPED) then treats all four
+alike, following Deng, Knoblich & Lu (2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from impact.errors import EstimationError, ParameterError
+
+MetricKind = Literal["mean", "proportion", "ratio", "sum"]
+PrePeriod = Literal["assignment"] | tuple[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Mean:
+    """Mean of `column` per unit, averaged over units (booleans become shares)."""
+
+    column: str
+    name: str = ""
+    kind: MetricKind = "mean"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.column
+
+
+@dataclass(frozen=True, slots=True)
+class Proportion:
+    """Share of a unit's events where the boolean `column` is true, averaged over units."""
+
+    column: str
+    name: str = ""
+    kind: MetricKind = "proportion"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.column
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    """``sum(numerator) / sum(denominator)`` per arm; `denominator=None` counts the events
+    that have a `numerator` value (handle time *per ticket*)."""
+
+    numerator: str
+    denominator: str | None = None
+    name: str = ""
+    kind: MetricKind = "ratio"
+
+    @property
+    def column(self) -> str:
+        return self.numerator
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        per = self.denominator or "event"
+        return f"{self.numerator} per {per}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sum:
+    """Total of `column` per unit over the test window (e.g. tickets resolved per agent)."""
+
+    column: str
+    name: str = ""
+    kind: MetricKind = "sum"
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.column} per unit"
+
+
+Metric = Mean | Proportion | Ratio | Sum
+
+
+def resolve(outcome: str | Metric, kind: MetricKind = "mean", denominator: str | None = None
+            ) -> Metric:
+    """A metric object from an outcome name and a kind (objects pass through unchanged)."""
+    if isinstance(outcome, Mean | Proportion | Ratio | Sum):
+        return outcome
+    if not isinstance(outcome, str):
+        raise TypeError(f"outcome must be a column name or a metric, got {type(outcome).__name__}")
+    if denominator is not None and kind != "ratio":
+        raise ParameterError(f"denominator={denominator!r} needs metric='ratio', got {kind!r}")
+    match kind:
+        case "mean":
+            return Mean(outcome)
+        case "proportion":
+            return Proportion(outcome)
+        case "ratio":
+            return Ratio(outcome, denominator)
+        case "sum":
+            return Sum(outcome)
+    raise ParameterError(f"metric must be one of mean, proportion, ratio, sum; got {kind!r}")
+
+
+def _columns(metric: Metric) -> list[str]:
+    if isinstance(metric, Ratio) and metric.denominator:
+        return [metric.numerator, metric.denominator]
+    return [metric.column]
+
+
+def unit_table(
+    events: ir.Table,
+    metrics: Sequence[Metric],
+    *,
+    unit: str,
+    arm: str,
+    time: str = "started_at",
+    pre_period: PrePeriod = None,
+    covariates: Sequence[str] = (),
+    exposure: str | None = None,
+    cap: float | None = None,
+    by: Sequence[str] = (),
+    period: Literal["day", "week", "month"] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One engine scan: per unit (and `by`, and `period` if given) the sums every metric needs.
+
+    Returns the per-unit frame (columns ``unit, arm, *by, [period]``, then ``<i>.num``,
+    ``<i>.den``, ``<i>.xnum``, ``<i>.xden`` per metric index ``i``, ``n_events``, one column per
+    covariate and ``exposure`` when asked) and facts for notes (cap values, capped counts,
+    missing values). Only that small frame leaves the engine.
+    """
+    needed = {unit, arm, *by, *covariates, *(c for m in metrics for c in _columns(m))}
+    if exposure:
+        needed.add(exposure)
+    if pre_period is not None or period is not None:
+        needed.add(time)
+    if pre_period == "assignment":
+        needed.add("assigned_at")
+    if missing := sorted(needed - set(events.columns)):
+        hint = (" (keep the pre-period with with_assignments(..., since_assignment=False))"
+                if "assigned_at" in missing else "")
+        raise EstimationError(
+            f"no column(s) {missing} in the events{hint}; they have {sorted(events.columns)}"
+        )
+    post, pre = _windows(events, time, pre_period)
+    facts: dict[str, Any] = {"caps": {}}
+    values = {}
+    for i, metric in enumerate(metrics):
+        value = events[metric.column].cast("float64")
+        if cap is not None:
+            if not 0.5 < cap < 1:
+                raise ParameterError(f"cap must be a quantile between 0.5 and 1, got {cap!r}")
+            upper = _quantile(events, value, post, cap)
+            facts["caps"][i] = upper
+            value = ibis.least(value, upper) if upper is not None else value
+        values[i] = value
+    aggs: dict[str, ir.Value] = {"n_events": events.count(where=post) if post is not None
+                                 else events.count()}
+    for i, metric in enumerate(metrics):
+        value = values[i]
+        aggs[f"{i}.sum"] = value.sum(where=post)
+        aggs[f"{i}.cnt"] = value.count(where=post)
+        aggs[f"{i}.bad"] = (value.isnan() | value.isinf()).fill_null(False).sum()
+        if isinstance(metric, Ratio) and metric.denominator:
+            aggs[f"{i}.dsum"] = events[metric.denominator].cast("float64").sum(where=post)
+        if pre is not None:
+            aggs[f"{i}.psum"] = value.sum(where=pre)
+            aggs[f"{i}.pcnt"] = value.count(where=pre)
+            if isinstance(metric, Ratio) and metric.denominator:
+                aggs[f"{i}.pdsum"] = events[metric.denominator].cast("float64").sum(where=pre)
+        if cap is not None and facts["caps"][i] is not None:
+            raw = events[metric.column].cast("float64")
+            aggs[f"{i}.capped"] = (raw > facts["caps"][i]).fill_null(False).sum()
+    for name in covariates:
+        aggs[f"cov.{name}"] = events[name].cast("float64").mean()
+    if exposure:
+        aggs["exposure"] = events[exposure].cast("float64").mean(where=post)
+    keys: list[Any] = [unit, arm, *by]
+    grouped = events
+    if period is not None:
+        trunc = {"day": "D", "week": "W", "month": "M"}[period]
+        grouped = events.mutate(period=events[time].truncate(trunc).cast("date"))
+        keys.append("period")
+    frame = grouped.group_by(keys).aggregate(**aggs).execute()
+    return _finish(frame, metrics, unit=unit, arm=arm, pre=pre is not None, facts=facts)
+
+
+def _windows(events: ir.Table, time: str, pre_period: PrePeriod
+             ) -> tuple[ir.BooleanValue | None, ir.BooleanValue | None]:
+    if pre_period is None:
+        return None, None
+    if pre_period == "assignment":
+        return events[time] >= events.assigned_at, events[time] < events.assigned_at
+    if isinstance(pre_period, tuple | list) and len(pre_period) == 2:
+        start, end = (ibis.timestamp(f"{d}T00:00:00+00:00") for d in pre_period)
+        end = end + ibis.interval(days=1)  # the end date is inclusive of the whole day
+        return events[time] >= end, (events[time] >= start) & (events[time] < end)
+    raise ParameterError(
+        f"pre_period must be None, 'assignment' or a (start, end) pair of ISO dates; "
+        f"got {pre_period!r}"
+    )
+
+
+def _quantile(events: ir.Table, value: ir.FloatingValue, post: ir.BooleanValue | None,
+              q: float) -> float | None:
+    scope = events if post is None else events.filter(post)
+    result = scope.aggregate(q=value.quantile(q)).execute()["q"].iloc[0]
+    return None if pd.isna(result) else float(result)
+
+
+def _finish(frame: pd.DataFrame, metrics: Sequence[Metric], *, unit: str, arm: str, pre: bool,
+            facts: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    if frame.empty:
+        raise EstimationError("the events are empty: no unit to compare")
+    if frame[unit].isna().any():
+        raise EstimationError(f"{int(frame[unit].isna().sum())} group(s) of events have no "
+                              f"{unit!r}; every event needs its unit")
+    frame = frame.rename(columns={arm: "arm"})
+    if frame["arm"].isna().any():
+        example = frame.loc[frame["arm"].isna(), unit].iloc[0]
+        raise EstimationError(f"{int(frame['arm'].isna().sum())} {unit} value(s) have no arm "
+                              f"(e.g. {example!r}); join the assignments first")
+    frame["arm"] = frame["arm"].astype(str)
+    facts["missing"], facts["capped"] = {}, {}
+    out = frame.drop(columns=[c for c in frame.columns if c[:1].isdigit()])
+    for i, metric in enumerate(metrics):
+        if bad := int(frame[f"{i}.bad"].sum()):
+            raise EstimationError(
+                f"{bad} event(s) have a NaN or infinite {metric.column!r}; validate the events "
+                "against their contract (impact.validate) or filter them first"
+            )
+        total = frame[f"{i}.sum"].astype("float64").fillna(0.0).to_numpy()
+        count = frame[f"{i}.cnt"].astype("float64").to_numpy()
+        facts["missing"][i] = int(frame["n_events"].sum() - count.sum())
+        facts["capped"][i] = int(frame.get(f"{i}.capped", pd.Series([0])).sum())
+        num, den = _pair(metric, total, count, frame.get(f"{i}.dsum"))
+        out[f"{i}.num"], out[f"{i}.den"] = num, den
+        if pre:
+            ptotal = frame[f"{i}.psum"].astype("float64").fillna(0.0).to_numpy()
+            pcount = frame[f"{i}.pcnt"].astype("float64").to_numpy()
+            out[f"{i}.xnum"], out[f"{i}.xden"] = _pair(metric, ptotal, pcount,
+                                                       frame.get(f"{i}.pdsum"))
+    return out, facts
+
+
+def _pair(metric: Metric, total: np.ndarray, count: np.ndarray, dsum: Any
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit (num, den): unit mean over 1, unit sum over 1, or the ratio's two sums."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if isinstance(metric, Mean | Proportion):
+            return np.where(count > 0, total / count, np.nan), np.ones_like(total)
+    if isinstance(metric, Sum):
+        return total, np.ones_like(total)
+    if metric.denominator:
+        return total, pd.Series(dsum).astype("float64").fillna(0.0).to_numpy()
+    return total, count

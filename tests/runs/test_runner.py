@@ -1,0 +1,107 @@
+"""The runner end to end: papermill with the `impact` kernel, publishing, manifests, index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from impact.errors import ParameterError
+from impact.runs.config import load_project
+from impact.runs.runner import EXIT_CONTRACT, run_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("notebooks")]
+
+
+def make_project(tmp_path: Path, parameters: dict[str, object] | None = None) -> Path:
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / "ab_report.ipynb", tmp_path / "notebooks")
+    config = {
+        "reports": {
+            "ab_report": {
+                "title": "Pilot report",
+                "notebook": "notebooks/ab_report.ipynb",
+                "schedule": "0 6 * * MON",
+                "parameters": parameters or {},
+            }
+        }
+    }
+    (tmp_path / "impact.yaml").write_text(json.dumps(config))  # JSON is valid YAML
+    return tmp_path / "impact.yaml"
+
+
+def test_unknown_parameter_is_rejected_before_a_kernel_starts(tmp_path: Path) -> None:
+    project = load_project(make_project(tmp_path))
+    started = time.perf_counter()
+    with pytest.raises(ParameterError, match=r"declares no parameter \['outcom'\]"):
+        run_report(project, "ab_report", params={"outcom": "resolved"})
+    assert time.perf_counter() - started < 2.0  # no kernel was started
+    assert not (tmp_path / "reports").exists()
+
+
+def test_wrongly_typed_parameter_is_rejected(tmp_path: Path) -> None:
+    project = load_project(make_project(tmp_path))
+    with pytest.raises(ParameterError, match="parameter 'confidence' expects float, got 'high'"):
+        run_report(project, "ab_report", params={"confidence": "high"})
+    with pytest.raises(ParameterError, match="no report 'nope'"):
+        run_report(project, "nope")
+
+
+def test_default_then_overridden_run_publish_and_index(tmp_path: Path) -> None:
+    project = load_project(make_project(tmp_path))
+    first = run_report(project, "ab_report")
+    assert first.ok, first.manifest.get("error")
+    folder = first.directory
+    assert folder == tmp_path / "reports" / "ab_report" / first.run_id
+    for name in ("notebook.ipynb", "report.html", "result.json", "manifest.json"):
+        assert (folder / name).is_file(), name
+    result = json.loads((folder / "result.json").read_text())
+    assert result["effects"][0]["outcome"] == "handle_time_minutes"
+    assert result["effects"][0]["estimate"] < 0
+    assert result["data_quality"]["contract"] == "workflow_events"
+    assert result["headline"].startswith("The AI lowered handle time minutes by")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "succeeded" and manifest["exit_code"] == 0
+    assert len(manifest["notebook"]["sha256"]) == 64
+    assert manifest["contracts"] == {"workflow_events": result["data_quality"]["version"]}
+    html = (folder / "report.html").read_text()
+    assert "The AI lowered handle time minutes" in html
+    assert "import impact" not in html  # no code cells
+    assert "<img" in html  # the plot is embedded
+
+    second = run_report(project, "ab_report", params={"outcome": "resolved", "confidence": "0.9"})
+    assert second.ok, second.manifest.get("error")
+    result = json.loads((second.directory / "result.json").read_text())
+    assert result["effects"][0]["outcome"] == "resolved"
+    assert result["effects"][0]["confidence"] == 0.9
+    assert second.manifest["parameters"] == {"outcome": "resolved", "confidence": 0.9}
+
+    latest = json.loads((tmp_path / "reports" / "ab_report" / "latest.json").read_text())
+    assert latest == {"run_id": second.run_id}
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert second.run_id in index and first.run_id in index
+    assert f"ab_report/{second.run_id}/report.html" in index
+
+
+def test_failed_run_keeps_last_good_report(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("event_id,agent_id\nE1,A1\n")
+    project = load_project(make_project(tmp_path))
+    good = run_report(project, "ab_report")
+    assert good.ok
+    failed = run_report(project, "ab_report", params={"events_path": str(bad)})
+    assert not failed.ok and failed.exit_code == EXIT_CONTRACT
+    assert failed.manifest["error"]["type"] == "ContractError"
+    assert "missing" in failed.manifest["error"]["message"]
+    assert (failed.directory / "notebook.ipynb").is_file()  # kept for analysts
+    assert not (failed.directory / "report.html").exists()
+    latest = json.loads((tmp_path / "reports" / "ab_report" / "latest.json").read_text())
+    assert latest == {"run_id": good.run_id}
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert f"ab_report/{good.run_id}/report.html" in index
+    assert "failed" in index
