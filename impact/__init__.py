@@ -9,7 +9,7 @@ Example:
     True
 """
 
-from impact import datasets, reports
+from impact import datasets, reports, value
 from impact.contracts import Validation, load_contract, validate
 from impact.data import between, load, panel, unit_summary, with_assignments
 from impact.engine import as_table
@@ -21,21 +21,34 @@ from impact.errors import (
     ParameterError,
 )
 from impact.estimators.ab import ABTest, ab_test
+from impact.estimators.metrics import Mean, Proportion, Ratio, Sum
+from impact.estimators.monitoring import ab_over_time, plot_over_time
+from impact.estimators.multiple import ABResults, Experiment, Guardrail
+from impact.estimators.planning import Plan, plan_ab
 from impact.result import Diagnostic, Effect
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ABResults",
     "ABTest",
     "ContractError",
     "Diagnostic",
     "Effect",
     "EstimationError",
+    "Experiment",
+    "Guardrail",
     "ImpactError",
+    "Mean",
     "MissingDependencyError",
     "ParameterError",
+    "Plan",
+    "Proportion",
+    "Ratio",
+    "Sum",
     "Validation",
     "__version__",
+    "ab_over_time",
     "ab_test",
     "as_table",
     "between",
@@ -43,8 +56,11 @@ __all__ = [
     "load",
     "load_contract",
     "panel",
+    "plan_ab",
+    "plot_over_time",
     "reports",
     "unit_summary",
     "validate",
+    "value",
     "with_assignments",
 ]

@@ -157,7 +157,8 @@ class Effect:
             for k, v in rows
         )
         checks = "".join(
-            f"<tr><td>{'✅' if d.passed else '⚠️'}</td><td>{html.escape(d.name)}</td>"
+            f"<tr><td class='{'impact-ok' if d.passed else 'impact-warn'}'>"
+            f"{'pass' if d.passed else 'WARN'}</td><td>{html.escape(d.name)}</td>"
             f"<td>{_num(d.value)}</td><td>{html.escape(d.detail)}</td></tr>"
             for d in self.diagnostics
         )

@@ -227,8 +227,9 @@ class _Compiler:
             self.add(Rule("compare", (left, right), op=op, label=label, **_tolerance(entry, where)))
             return
         if kind != "library":
-            raise ValueError(f"{where}: quality type {entry.type!r} is not one of text, "
-                             "library, sql, custom")
+            raise ValueError(
+                f"{where}: quality type {entry.type!r} is not one of text, library, sql, custom"
+            )
         metric = entry.metric or entry.rule
         args = entry.arguments or {}
         tolerance = _tolerance(entry, where)

@@ -69,9 +69,7 @@ def conform(
     checked = [r for r in readings if r.failed is not None]
     if missing or checked:
         counts = _count(table, checked)
-        failures = [
-            _missing(c, table, contract, mapped, counts["__rows"]) for c in missing
-        ] + [
+        failures = [_missing(c, table, contract, mapped, counts["__rows"]) for c in missing] + [
             {
                 "column": r.column,
                 "rule": r.rule,
@@ -113,7 +111,9 @@ def _reading(value: ir.Value, column: Column) -> _Reading:
             return _Reading(name, value.cast(target), None)
         if source.is_string():
             parsed = value.try_cast(target)
-            return _Reading(name, parsed, value.notnull() & parsed.isnull(), "unparseable timestamp")
+            return _Reading(
+                name, parsed, value.notnull() & parsed.isnull(), "unparseable timestamp"
+            )
     if kind == "date":
         if source.is_timestamp():
             utc = value.cast(dt.Timestamp(timezone="UTC"))

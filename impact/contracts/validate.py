@@ -10,7 +10,7 @@ one of them.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,22 +254,24 @@ def _flag(
     if key_rules:
         # Keep the first copy that breaks nothing else, so a broken copy never displaces a
         # good one; ties broken by the contract's columns, then the rest, for determinism.
-        broken = ibis.or_(*(flagged[flags[r]] for r in row_rules)) if row_rules else None
+        broken = _any(flagged[flags[r]] for r in row_rules)
         ours = [flagged[c] for c in spec.column_names if c in table.columns]
         theirs = [
             v
             for v in orderable(flagged)
             if v.get_name() not in spec.column_names and not v.get_name().startswith(_PREFIX)
         ]
-        order = [*([broken] if broken is not None else []), *ours, *theirs]
+        order = [broken, *ours, *theirs]
         flagged = flagged.mutate(
             **{flags[r]: ~passes(r, flagged, order_by=order) for r in key_rules}
         )
-    if rules:
-        any_broken = ibis.or_(*(flagged[flags[r]] for r in rules))
-    else:
-        any_broken = ibis.literal(False)
-    return flagged.mutate(**{f"{_PREFIX}bad": any_broken})
+    return flagged.mutate(**{f"{_PREFIX}bad": _any(flagged[flags[r]] for r in rules)})
+
+
+def _any(flags: Iterable[ir.BooleanValue]) -> ir.BooleanValue:
+    """True where any of `flags` is (False when there are none)."""
+    values = list(flags)
+    return ibis.or_(*values) if values else ibis.literal(False)
 
 
 def _identity(spec: Contract, present: set[str]) -> tuple[str, ...]:

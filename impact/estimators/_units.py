@@ -26,7 +26,8 @@ class Units:
 
     ids: np.ndarray  # unit labels, for messages and the matched-pairs table
     treated: np.ndarray  # bool
-    y: np.ndarray  # float64 outcome (the change post - pre for a matched DiD)
+    y: np.ndarray  # float64 outcome (the post-period level for a matched DiD)
+    pre: np.ndarray  # float64 pre-period outcome; zeros unless `pre_outcome` was given
     x: np.ndarray  # float64 design, one column per entry of `names` (indicators for categories)
     names: tuple[str, ...]
     strata: np.ndarray  # int codes of the exact-matching strata (all 0 without `exact`)
@@ -62,8 +63,9 @@ def load_units(
     treated = _treatment(frame, treatment, ids)
     y = _numeric(frame, outcome, ids, role="outcome")
     notes: list[str] = []
+    pre = np.zeros_like(y)
     if pre_outcome is not None:
-        y = y - _numeric(frame, pre_outcome, ids, role="pre-period outcome")
+        pre = _numeric(frame, pre_outcome, ids, role="pre-period outcome")
     x, names = _design(frame, covariates, ids, notes)
     strata, labels = _strata(frame, exact, ids)
     scores = None
@@ -75,7 +77,7 @@ def load_units(
                 f"{bad} unit(s) have a {score!r} outside (0, 1) (e.g. unit {example!r}); "
                 "propensity scores must be probabilities strictly between 0 and 1"
             )
-    return Units(ids, treated, y, x, tuple(names), strata, labels, scores, tuple(notes))
+    return Units(ids, treated, y, pre, x, tuple(names), strata, labels, scores, tuple(notes))
 
 
 def _treatment(frame: pd.DataFrame, column: str, ids: np.ndarray) -> np.ndarray:

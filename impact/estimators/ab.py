@@ -14,20 +14,24 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from impact.engine import as_table
 from impact.errors import EstimationError, ParameterError
-from impact.estimators import _inference, adjustment, compliance, sequential
-from impact.estimators.metrics import Metric, MetricKind, PrePeriod, Proportion, Ratio, Sum
+from impact.estimators import _inference, adjustment, compliance, sequential, trust
+from impact.estimators.metrics import (
+    Metric,
+    MetricKind,
+    PrePeriod,
+    Proportion,
+    Ratio,
+    Sum,
+    unit_table,
+)
 from impact.estimators.metrics import resolve as resolve_metric
-from impact.estimators.metrics import unit_table
 from impact.result import Alternative, Diagnostic, Effect
 
-MIN_UNITS_PER_ARM = 10
-SRM_ALPHA = 0.001  # sample-ratio mismatch alarm level, as GrowthBook and Eppo use
-IMBALANCE_ALPHA = 0.01  # pre-period imbalance alarm level
-MAX_INFLUENCE = 1.0  # one unit moving the estimate by more than this many SEs is an outlier
+MIN_UNITS_PER_ARM = trust.MIN_UNITS_PER_ARM
+SRM_ALPHA = trust.SRM_ALPHA
 
 Adjustment = Literal["auto", "cuped", "regression", "none"]
 Inference = Literal["fixed", "sequential"]
@@ -133,8 +137,9 @@ class ABTest:
         ):
             if value not in allowed:
                 raise ParameterError(f"{name} must be one of {list(allowed)}, got {value!r}")
-        if self.estimand == "CACE" and (isinstance(self.resolved, Ratio) or self.covariates
-                                        or self.pre_period is not None):
+        if self.estimand == "CACE" and (
+            isinstance(self.resolved, Ratio) or self.covariates or self.pre_period is not None
+        ):
             raise ParameterError(
                 "CACE is implemented for unit-level metrics (mean, proportion, sum) without "
                 "covariates; drop covariate/pre_period or use the ITT"
@@ -142,13 +147,21 @@ class ABTest:
         if self.mixture_sd is not None and not self.mixture_sd > 0:
             raise ParameterError(f"mixture_sd must be positive, got {self.mixture_sd!r}")
 
-    def unit_table(self, events: Any, metrics: Sequence[Metric], *, by: Sequence[str] = (),
-                   period: Any = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def unit_table(
+        self, events: Any, metrics: Sequence[Metric], *, by: Sequence[str] = (), period: Any = None
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
         """The per-unit table for `metrics` (one engine scan), after the arm checks."""
         table, facts = unit_table(
-            events, metrics, unit=self.unit, arm=self.arm, time=self.time,
-            pre_period=self.pre_period, covariates=self.covariates,
-            exposure=self.exposure if self.estimand == "CACE" else None, cap=self.cap, by=by,
+            events,
+            metrics,
+            unit=self.unit,
+            arm=self.arm,
+            time=self.time,
+            pre_period=self.pre_period,
+            covariates=self.covariates,
+            exposure=self.exposure if self.estimand == "CACE" else None,
+            cap=self.cap,
+            by=by,
             period=period,
         )
         arms_per_unit = table.groupby(self.unit)["arm"].nunique()
@@ -182,26 +195,33 @@ class ABTest:
         return others[0]
 
     # -- the comparison on the per-unit table ------------------------------------------------
-    def from_units(self, table: pd.DataFrame, facts: Mapping[str, Any], index: int,
-                   treatment: str) -> Effect:
+    def from_units(
+        self, table: pd.DataFrame, facts: Mapping[str, Any], index: int, treatment: str
+    ) -> Effect:
         """The Effect of `treatment` vs control for metric `index` of a :meth:`unit_table`."""
         metric = self.resolved
         notes = list(self._data_notes(table, facts, index))
         num, den = f"{index}.num", f"{index}.den"
         usable = table[num].notna() & (table[den] > 0 if isinstance(metric, Ratio) else True)
         if n_empty := int((~usable).sum()):
-            notes.append(f"{n_empty} unit(s) have no {metric.column} value on any event and "
-                         "are left out")
+            notes.append(
+                f"{n_empty} unit(s) have no {metric.column} value on any event and are left out"
+            )
         units = table.loc[usable & table.arm.isin([treatment, self.control])]
         t_rows, c_rows = units.arm == treatment, units.arm == self.control
         n_t, n_c = int(t_rows.sum()), int(c_rows.sum())
         use_t = self.use_t if self.use_t is not None else not isinstance(metric, Proportion)
-        diagnostics = [*self._balance(table, treatment)]
+        diagnostics = [*self._balance(table, treatment, index)]
         covs = self._covariate_matrix(units, index, notes)
         mode = self._mode(covs)
         if self.estimand == "CACE":
-            comp = compliance.cace(*(units.loc[rows, c].to_numpy(np.float64)
-                                     for rows in (t_rows, c_rows) for c in (num, "exposure")))
+            comp = compliance.cace(
+                *(
+                    units.loc[rows, c].to_numpy(np.float64)
+                    for rows in (t_rows, c_rows)
+                    for c in (num, "exposure")
+                )
+            )
             method = "ab.cace"
             notes.append(
                 f"CACE: the effect of using the AI, = ITT / {comp.theta[0]:.3f} (the change in "
@@ -211,21 +231,30 @@ class ABTest:
             comp = adjustment.regression(
                 units.loc[t_rows, num].to_numpy(np.float64),
                 units.loc[c_rows, num].to_numpy(np.float64),
-                covs.loc[t_rows].to_numpy(np.float64), covs.loc[c_rows].to_numpy(np.float64),
+                covs.loc[t_rows].to_numpy(np.float64),
+                covs.loc[c_rows].to_numpy(np.float64),
                 use_t=use_t,
             )
             method = f"ab.{metric.kind}+regression"
         else:
-            pairs = [(units.loc[rows, num].to_numpy(np.float64),
-                      units.loc[rows, den].to_numpy(np.float64)) for rows in (t_rows, c_rows)]
+            pairs = [
+                (
+                    units.loc[rows, num].to_numpy(np.float64),
+                    units.loc[rows, den].to_numpy(np.float64),
+                )
+                for rows in (t_rows, c_rows)
+            ]
             xpairs: list[Any] = [None, None]
             if mode == "cuped":
-                xpairs = [self._cuped_pair(units.loc[rows], covs.loc[rows], index)
-                          for rows in (t_rows, c_rows)]
+                xpairs = [
+                    self._cuped_pair(units.loc[rows], covs.loc[rows], index)
+                    for rows in (t_rows, c_rows)
+                ]
             comp = adjustment.compare(*pairs, *xpairs, use_t=use_t)
             base = {"mean": "welch", "proportion": "ztest" if not use_t else "welch"}
-            method = f"ab.{base.get(metric.kind, metric.kind)}" + ("+cuped" if mode == "cuped"
-                                                                    else "")
+            method = f"ab.{base.get(metric.kind, metric.kind)}" + (
+                "+cuped" if mode == "cuped" else ""
+            )
         low, high, p = self._interval(comp, notes)
         if self.inference == "sequential":
             method += "+sequential"
@@ -233,50 +262,80 @@ class ABTest:
             comp.mean_t, comp.var_mean_t, comp.mean_c, comp.var_mean_c, comp.cov_means
         )
         if self.margin:
-            notes.append(f"tested against a margin: H0 is effect = {self.margin:+g} "
-                         f"({self.alternative}); p is for that null")
+            notes.append(
+                f"tested against a margin: H0 is effect = {self.margin:+g} "
+                f"({self.alternative}); p is for that null"
+            )
         if comp.variance_reduction is not None:
-            diagnostics.append(Diagnostic(
-                "variance_reduction", float(comp.variance_reduction),
-                passed=comp.variance_reduction >= 0,
-                detail=f"{mode} removed {comp.variance_reduction:.0%} of the estimate's variance"
-                if comp.variance_reduction >= 0 else
-                f"{mode} increased the variance: the covariate does not predict the outcome",
-            ))
-        diagnostics.append(self._influence(units, t_rows, c_rows, index, comp))
+            diagnostics.append(
+                Diagnostic(
+                    "variance_reduction",
+                    float(comp.variance_reduction),
+                    passed=comp.variance_reduction >= 0,
+                    detail=f"{mode} removed {comp.variance_reduction:.0%} of the variance"
+                    if comp.variance_reduction >= 0
+                    else f"{mode} increased the variance: the covariate does not predict it",
+                )
+            )
+        diagnostics.append(self._influence(units, t_rows, c_rows, index))
         return Effect(
-            outcome=metric.label, method=method,
+            outcome=metric.label,
+            method=method,
             estimand="CACE" if self.estimand == "CACE" else "ATE",
-            estimate=comp.estimate, std_error=comp.std_error, ci_low=low, ci_high=high,
-            p_value=p, baseline=comp.mean_c, lift=lift,
+            estimate=comp.estimate,
+            std_error=comp.std_error,
+            ci_low=low,
+            ci_high=high,
+            p_value=p,
+            baseline=comp.mean_c,
+            lift=lift,
             lift_ci=_inference.lift_interval(
                 lift, lift_se, confidence=self.confidence, alternative=self.alternative
             ),
-            n_treated=n_t, n_control=n_c, confidence=self.confidence,
-            alternative=self.alternative, unit=self.unit,
+            n_treated=n_t,
+            n_control=n_c,
+            confidence=self.confidence,
+            alternative=self.alternative,
+            unit=self.unit,
             diagnostics=(*self._sizes(n_t, n_c, table, treatment), *diagnostics),
             notes=tuple(notes),
-            tables={"arms": _arm_table(units, t_rows, c_rows, treatment, self.control, index,
-                                       comp)},
+            tables={
+                "arms": _arm_table(units, t_rows, c_rows, treatment, self.control, index, comp)
+            },
         )
 
-    def _interval(self, comp: adjustment.Comparison, notes: list[str]
-                  ) -> tuple[float, float, float]:
+    def _interval(
+        self, comp: adjustment.Comparison, notes: list[str]
+    ) -> tuple[float, float, float]:
         if self.inference == "fixed":
-            return _inference.interval(comp.estimate, comp.std_error, confidence=self.confidence,
-                                       alternative=self.alternative, df=comp.df, null=self.margin)
+            return _inference.interval(
+                comp.estimate,
+                comp.std_error,
+                confidence=self.confidence,
+                alternative=self.alternative,
+                df=comp.df,
+                null=self.margin,
+            )
         alpha = 1 - self.confidence
         if self.mixture_sd is None:
             mixture = sequential.tuned_mixture_var(comp.std_error**2, alpha)
-            notes.append("sequential: the mixture was tuned to this look; fix mixture_sd before "
-                         "monitoring repeatedly")
+            notes.append(
+                "sequential: the mixture was tuned to this look; fix mixture_sd before "
+                "monitoring repeatedly"
+            )
         else:
             mixture = self.mixture_sd**2
-        notes.append(f"always-valid {self.confidence:.0%} confidence sequence (normal mixture, "
-                     f"prior SD {math.sqrt(mixture):.4g}): valid however often you look")
+        notes.append(
+            f"always-valid {self.confidence:.0%} confidence sequence (normal mixture, "
+            f"prior SD {math.sqrt(mixture):.4g}): valid however often you look"
+        )
         return sequential.confidence_sequence(
-            comp.estimate, comp.std_error, confidence=self.confidence, mixture_var=mixture,
-            alternative=self.alternative, null=self.margin,
+            comp.estimate,
+            comp.std_error,
+            confidence=self.confidence,
+            mixture_var=mixture,
+            alternative=self.alternative,
+            null=self.margin,
         )
 
     def _mode(self, covs: pd.DataFrame | None) -> str:
@@ -290,17 +349,21 @@ class ABTest:
                 "adjustment='regression' for several"
             )
         if self.adjustment == "regression" and isinstance(self.resolved, Ratio):
-            raise ParameterError("regression adjustment needs a unit-level metric; for ratio "
-                                 "metrics use one pre-period covariate (CUPED)")
+            raise ParameterError(
+                "regression adjustment needs a unit-level metric; for ratio "
+                "metrics use one pre-period covariate (CUPED)"
+            )
         return self.adjustment
 
-    def _covariate_matrix(self, units: pd.DataFrame, index: int, notes: list[str]
-                          ) -> pd.DataFrame | None:
+    def _covariate_matrix(
+        self, units: pd.DataFrame, index: int, notes: list[str]
+    ) -> pd.DataFrame | None:
         columns: dict[str, pd.Series] = {}
         if self.pre_period is not None:
             xnum, xden = units[f"{index}.xnum"], units[f"{index}.xden"]
-            columns["pre"] = xnum / xden.where(xden > 0) if isinstance(self.resolved, Ratio) \
-                else xnum
+            columns["pre"] = (
+                xnum / xden.where(xden > 0) if isinstance(self.resolved, Ratio) else xnum
+            )
         for name in self.covariates:
             columns[name] = units[f"cov.{name}"]
         if not columns:
@@ -310,22 +373,26 @@ class ABTest:
             if values.isna().all():
                 raise EstimationError(f"the covariate {name!r} has no value for any unit")
             if n_missing := int(values.isna().sum()):
-                notes.append(f"{n_missing} unit(s) have no {name} covariate value; they are "
-                             "set to the mean over units (no adjustment for them)")
+                notes.append(
+                    f"{n_missing} unit(s) have no {name} covariate value; they are "
+                    "set to the mean over units (no adjustment for them)"
+                )
                 covs[name] = values.fillna(values.mean())
         return covs
 
-    def _cuped_pair(self, rows: pd.DataFrame, covs: pd.DataFrame, index: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def _cuped_pair(
+        self, rows: pd.DataFrame, covs: pd.DataFrame, index: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         if self.pre_period is not None and isinstance(self.resolved, Ratio):
-            return (rows[f"{index}.xnum"].to_numpy(np.float64),
-                    rows[f"{index}.xden"].to_numpy(np.float64))
+            return (
+                rows[f"{index}.xnum"].to_numpy(np.float64),
+                rows[f"{index}.xden"].to_numpy(np.float64),
+            )
         x = covs.iloc[:, 0].to_numpy(np.float64)
         return x, np.ones_like(x)
 
     # -- checks ------------------------------------------------------------------------------
-    def _data_notes(self, table: pd.DataFrame, facts: Mapping[str, Any], index: int
-                    ) -> list[str]:
+    def _data_notes(self, table: pd.DataFrame, facts: Mapping[str, Any], index: int) -> list[str]:
         notes = []
         metric = self.resolved
         if n_missing := facts["missing"].get(index, 0):
@@ -334,103 +401,75 @@ class ABTest:
                 "value (null or NaN) and are left out of the unit means"
             )
         if self.cap is not None and (upper := facts["caps"].get(index)) is not None:
-            notes.append(f"{facts['capped'][index]} event(s) above the {self.cap:.0%} quantile "
-                         f"of {metric.column} ({upper:.4g}) were capped at it")
+            notes.append(
+                f"{facts['capped'][index]} event(s) above the {self.cap:.0%} quantile "
+                f"of {metric.column} ({upper:.4g}) were capped at it"
+            )
         if isinstance(metric, Sum):
-            notes.append(f"{metric.column} is summed per unit over the window: units observed "
-                         "for different lengths of time are not comparable")
+            notes.append(
+                f"{metric.column} is summed per unit over the window: units observed "
+                "for different lengths of time are not comparable"
+            )
         return notes
 
-    def _sizes(self, n_t: int, n_c: int, table: pd.DataFrame, treatment: str
-               ) -> list[Diagnostic]:
-        fewest = min(n_t, n_c)
-        checks = [Diagnostic(
-            "min_units_per_arm", float(fewest), passed=fewest >= MIN_UNITS_PER_ARM,
-            detail=f"at least {MIN_UNITS_PER_ARM} units per arm for a trustworthy test",
-        )]
+    def _sizes(self, n_t: int, n_c: int, table: pd.DataFrame, treatment: str) -> list[Diagnostic]:
+        checks = [trust.min_units(n_t, n_c)]
         if self.expected_share is not None:
-            checks.append(sample_ratio(table, self.unit, treatment, self.control,
-                                       self.expected_share))
+            checks.append(
+                trust.sample_ratio(table, self.unit, treatment, self.control, self.expected_share)
+            )
         return checks
 
-    def _balance(self, table: pd.DataFrame, treatment: str) -> list[Diagnostic]:
-        """Pre-period imbalance: do the arms already differ before the test began?"""
+    def _balance(self, table: pd.DataFrame, treatment: str, index: int) -> list[Diagnostic]:
+        """Pre-period imbalance: did the arms already differ before the test began?"""
         if self.pre_period is None:
             return []
-        out = []
-        for i in (0,):
-            units = table.loc[table.arm.isin([treatment, self.control])]
-            x = units[f"{i}.xnum"] / units[f"{i}.xden"].where(units[f"{i}.xden"] > 0)
-            t, c = x[units.arm == treatment].dropna(), x[units.arm == self.control].dropna()
-            if min(len(t), len(c)) < 2 or (t.var() == 0 and c.var() == 0):
-                continue
-            p = float(stats.ttest_ind(t, c, equal_var=False).pvalue)
-            out.append(Diagnostic(
-                "pre_period_imbalance_p", p, passed=p >= IMBALANCE_ALPHA,
-                detail="arms looked alike before the test" if p >= IMBALANCE_ALPHA else
-                "the arms already differed before the test: check the randomization; "
-                "CUPED corrects for the chance part",
-            ))
-        return out
+        units = table.loc[table.arm.isin([treatment, self.control])]
+        den = units[f"{index}.xden"]
+        x = units[f"{index}.xnum"] / den.where(den > 0)
+        check = trust.pre_period_imbalance(x[units.arm == treatment], x[units.arm == self.control])
+        return [check] if check is not None else []
 
-    def _influence(self, units: pd.DataFrame, t_rows: pd.Series, c_rows: pd.Series,
-                   index: int, comp: adjustment.Comparison) -> Diagnostic:
-        """Largest change in the (unadjusted) estimate from dropping one unit, in SEs."""
-        worst = 0.0
-        for rows in (t_rows, c_rows):
-            num = units.loc[rows, f"{index}.num"].to_numpy(np.float64)
-            den = units.loc[rows, f"{index}.den"].to_numpy(np.float64)
-            if len(num) < 3:
-                continue
-            r = num.sum() / den.sum()
-            without = (num.sum() - num) / np.maximum(den.sum() - den, 1e-300)
-            worst = max(worst, float(np.max(np.abs(without - r))))
-        score = worst / comp.std_error
-        return Diagnostic(
-            "outlier_influence", score, passed=score <= MAX_INFLUENCE,
-            detail="no single unit drives the result" if score <= MAX_INFLUENCE else
-            f"dropping one unit moves the estimate by {score:.1f} standard errors; consider "
-            "cap=0.99 and look at that unit",
+    def _influence(
+        self, units: pd.DataFrame, t_rows: pd.Series, c_rows: pd.Series, index: int
+    ) -> Diagnostic:
+        return trust.outlier_influence(
+            *(
+                (
+                    units.loc[rows, f"{index}.num"].to_numpy(np.float64),
+                    units.loc[rows, f"{index}.den"].to_numpy(np.float64),
+                )
+                for rows in (t_rows, c_rows)
+            )
         )
 
 
-def sample_ratio(table: pd.DataFrame, unit: str, treatment: str, control: str,
-                 expected: float | Mapping[str, float]) -> Diagnostic:
-    """Chi-square sample-ratio check of units per arm against the designed shares."""
-    counts = table.groupby("arm")[unit].nunique()
-    if isinstance(expected, Mapping):
-        labels = list(expected)
-        shares = np.array([expected[a] for a in labels], dtype=np.float64)
-        shares = shares / shares.sum()
-        design = ", ".join(f"{a} {s:.0%}" for a, s in zip(labels, shares, strict=True))
-    else:
-        labels, shares = [treatment, control], np.array([expected, 1 - expected])
-        design = f"{expected:.0%} treatment"
-    observed = np.array([counts.get(a, 0) for a in labels], dtype=np.float64)
-    p = float(stats.chisquare(observed, f_exp=shares * observed.sum()).pvalue)
-    return Diagnostic(
-        "sample_ratio_p", p, passed=p >= SRM_ALPHA,
-        detail=f"arms match the designed shares ({design})" if p >= SRM_ALPHA else
-        f"sample-ratio mismatch: {dict(zip(labels, observed.astype(int).tolist(), strict=True))}"
-        f" units vs designed {design}; the assignment or logging is broken",
-    )
-
-
-def _arm_table(units: pd.DataFrame, t_rows: pd.Series, c_rows: pd.Series, treatment: str,
-               control: str, index: int, comp: adjustment.Comparison) -> pd.DataFrame:
+def _arm_table(
+    units: pd.DataFrame,
+    t_rows: pd.Series,
+    c_rows: pd.Series,
+    treatment: str,
+    control: str,
+    index: int,
+    comp: adjustment.Comparison,
+) -> pd.DataFrame:
     rows = []
-    for label, mask, adjusted in ((treatment, t_rows, comp.mean_t),
-                                  (control, c_rows, comp.mean_c)):
+    for label, mask, adjusted in ((treatment, t_rows, comp.mean_t), (control, c_rows, comp.mean_c)):
         num = units.loc[mask, f"{index}.num"].astype("float64")
         den = units.loc[mask, f"{index}.den"].astype("float64")
-        rows.append({"arm": label, "units": int(mask.sum()), "mean": num.sum() / den.sum(),
-                     "sd": float(np.std(num / den, ddof=1)) if mask.sum() > 1 else math.nan,
-                     "adjusted_mean": adjusted})
+        rows.append(
+            {
+                "arm": label,
+                "units": int(mask.sum()),
+                "mean": num.sum() / den.sum(),
+                "sd": float(np.std(num / den, ddof=1)) if mask.sum() > 1 else math.nan,
+                "adjusted_mean": adjusted,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def ab_test(events: Any, outcome: str | Metric | Sequence[str | Metric], **options: Any
-            ) -> Any:
+def ab_test(events: Any, outcome: str | Metric | Sequence[str | Metric], **options: Any) -> Any:
     """Compare randomized arms: one Effect for one metric and one treatment arm, else an
     :class:`~impact.estimators.multiple.ABResults` (every arm x metric, corrected).
 

@@ -94,8 +94,14 @@ def compare(
         reduction = 1 - (vt + vc) / raw_var if raw_var > 0 else 0.0
     df = (vt + vc) ** 2 / (vt**2 / (n_t - 1) + vc**2 / (n_c - 1)) if use_t else None
     return Comparison(
-        estimate=mean_t - mean_c, std_error=se, df=df, mean_t=mean_t, mean_c=mean_c,
-        var_mean_t=vt, var_mean_c=vc, variance_reduction=reduction,
+        estimate=mean_t - mean_c,
+        std_error=se,
+        df=df,
+        mean_t=mean_t,
+        mean_c=mean_c,
+        var_mean_t=vt,
+        var_mean_c=vc,
+        variance_reduction=reduction,
         theta=(theta,) if covariate_t is not None else (),
     )
 
@@ -135,10 +141,13 @@ def regression(
         raise EstimationError("the outcome has zero variance in both arms; no test is possible")
     raw = float(np.var(y_t, ddof=1) / n_t + np.var(y_c, ddof=1) / n_c)
     return Comparison(
-        estimate=float(beta[1]), std_error=se,
+        estimate=float(beta[1]),
+        std_error=se,
         df=float(len(y) - design.shape[1]) if use_t else None,
-        mean_t=float(beta[0] + beta[1]), mean_c=float(beta[0]),
-        var_mean_t=float(vcov[0, 0] + vcov[1, 1] + 2 * vcov[0, 1]), var_mean_c=float(vcov[0, 0]),
+        mean_t=float(beta[0] + beta[1]),
+        mean_c=float(beta[0]),
+        var_mean_t=float(vcov[0, 0] + vcov[1, 1] + 2 * vcov[0, 1]),
+        var_mean_c=float(vcov[0, 0]),
         cov_means=float(vcov[0, 0] + vcov[0, 1]),
         variance_reduction=1 - vcov[1, 1] / raw if raw > 0 else 0.0,
         theta=tuple(float(b) for b in beta[2:]),

@@ -48,7 +48,13 @@ def cace(y_t: np.ndarray, d_t: np.ndarray, y_c: np.ndarray, d_c: np.ndarray) -> 
     cov_wc = -float(np.cov(g_c, y_c, ddof=1)[0, 1]) / n_c / first_stage
     var_c = float(np.var(y_c, ddof=1)) / n_c
     return Comparison(
-        estimate=wald, std_error=se, df=None, mean_t=float(y_c.mean()) + wald,
-        mean_c=float(y_c.mean()), var_mean_t=var + var_c + 2 * cov_wc, var_mean_c=var_c,
-        cov_means=var_c + cov_wc, theta=(first_stage,),
+        estimate=wald,
+        std_error=se,
+        df=None,
+        mean_t=float(y_c.mean()) + wald,
+        mean_c=float(y_c.mean()),
+        var_mean_t=var + var_c + 2 * cov_wc,
+        var_mean_c=var_c,
+        cov_means=var_c + cov_wc,
+        theta=(first_stage,),
     )

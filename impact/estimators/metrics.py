@@ -95,8 +95,9 @@ class Sum:
 Metric = Mean | Proportion | Ratio | Sum
 
 
-def resolve(outcome: str | Metric, kind: MetricKind = "mean", denominator: str | None = None
-            ) -> Metric:
+def resolve(
+    outcome: str | Metric, kind: MetricKind = "mean", denominator: str | None = None
+) -> Metric:
     """A metric object from an outcome name and a kind (objects pass through unchanged)."""
     if isinstance(outcome, Mean | Proportion | Ratio | Sum):
         return outcome
@@ -151,11 +152,18 @@ def unit_table(
     if pre_period == "assignment":
         needed.add("assigned_at")
     if missing := sorted(needed - set(events.columns)):
-        hint = (" (keep the pre-period with with_assignments(..., since_assignment=False))"
-                if "assigned_at" in missing else "")
-        raise EstimationError(
-            f"no column(s) {missing} in the events{hint}; they have {sorted(events.columns)}"
+        hint = (
+            " (keep the pre-period with with_assignments(..., since_assignment=False))"
+            if "assigned_at" in missing
+            else ""
         )
+        names = ", ".join(repr(m) for m in missing)
+        raise EstimationError(
+            f"no column {names} in the events{hint}; they have {sorted(events.columns)}"
+        )
+    if period is not None:
+        trunc = {"day": "D", "week": "W", "month": "M"}[period]
+        events = events.mutate(period=events[time].truncate(trunc).cast("date"))
     post, pre = _windows(events, time, pre_period)
     facts: dict[str, Any] = {"caps": {}}
     values = {}
@@ -168,8 +176,9 @@ def unit_table(
             facts["caps"][i] = upper
             value = ibis.least(value, upper) if upper is not None else value
         values[i] = value
-    aggs: dict[str, ir.Value] = {"n_events": events.count(where=post) if post is not None
-                                 else events.count()}
+    aggs: dict[str, ir.Value] = {
+        "n_events": events.count(where=post) if post is not None else events.count()
+    }
     for i, metric in enumerate(metrics):
         value = values[i]
         aggs[f"{i}.sum"] = value.sum(where=post)
@@ -189,18 +198,14 @@ def unit_table(
         aggs[f"cov.{name}"] = events[name].cast("float64").mean()
     if exposure:
         aggs["exposure"] = events[exposure].cast("float64").mean(where=post)
-    keys: list[Any] = [unit, arm, *by]
-    grouped = events
-    if period is not None:
-        trunc = {"day": "D", "week": "W", "month": "M"}[period]
-        grouped = events.mutate(period=events[time].truncate(trunc).cast("date"))
-        keys.append("period")
-    frame = grouped.group_by(keys).aggregate(**aggs).execute()
+    keys = [unit, arm, *by, *(["period"] if period is not None else [])]
+    frame = events.group_by(keys).aggregate(**aggs).execute()
     return _finish(frame, metrics, unit=unit, arm=arm, pre=pre is not None, facts=facts)
 
 
-def _windows(events: ir.Table, time: str, pre_period: PrePeriod
-             ) -> tuple[ir.BooleanValue | None, ir.BooleanValue | None]:
+def _windows(
+    events: ir.Table, time: str, pre_period: PrePeriod
+) -> tuple[ir.BooleanValue | None, ir.BooleanValue | None]:
     if pre_period is None:
         return None, None
     if pre_period == "assignment":
@@ -215,25 +220,37 @@ def _windows(events: ir.Table, time: str, pre_period: PrePeriod
     )
 
 
-def _quantile(events: ir.Table, value: ir.FloatingValue, post: ir.BooleanValue | None,
-              q: float) -> float | None:
+def _quantile(
+    events: ir.Table, value: ir.FloatingValue, post: ir.BooleanValue | None, q: float
+) -> float | None:
     scope = events if post is None else events.filter(post)
     result = scope.aggregate(q=value.quantile(q)).execute()["q"].iloc[0]
     return None if pd.isna(result) else float(result)
 
 
-def _finish(frame: pd.DataFrame, metrics: Sequence[Metric], *, unit: str, arm: str, pre: bool,
-            facts: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _finish(
+    frame: pd.DataFrame,
+    metrics: Sequence[Metric],
+    *,
+    unit: str,
+    arm: str,
+    pre: bool,
+    facts: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     if frame.empty:
         raise EstimationError("the events are empty: no unit to compare")
     if frame[unit].isna().any():
-        raise EstimationError(f"{int(frame[unit].isna().sum())} group(s) of events have no "
-                              f"{unit!r}; every event needs its unit")
+        raise EstimationError(
+            f"{int(frame[unit].isna().sum())} group(s) of events have no "
+            f"{unit!r}; every event needs its unit"
+        )
     frame = frame.rename(columns={arm: "arm"})
     if frame["arm"].isna().any():
         example = frame.loc[frame["arm"].isna(), unit].iloc[0]
-        raise EstimationError(f"{int(frame['arm'].isna().sum())} {unit} value(s) have no arm "
-                              f"(e.g. {example!r}); join the assignments first")
+        raise EstimationError(
+            f"{int(frame['arm'].isna().sum())} {unit} value(s) have no arm "
+            f"(e.g. {example!r}); join the assignments first"
+        )
     frame["arm"] = frame["arm"].astype(str)
     facts["missing"], facts["capped"] = {}, {}
     out = frame.drop(columns=[c for c in frame.columns if c[:1].isdigit()])
@@ -247,18 +264,25 @@ def _finish(frame: pd.DataFrame, metrics: Sequence[Metric], *, unit: str, arm: s
         count = frame[f"{i}.cnt"].astype("float64").to_numpy()
         facts["missing"][i] = int(frame["n_events"].sum() - count.sum())
         facts["capped"][i] = int(frame.get(f"{i}.capped", pd.Series([0])).sum())
-        num, den = _pair(metric, total, count, frame.get(f"{i}.dsum"))
+        dsum = frame.get(f"{i}.dsum")
+        num, den = pair(metric, total, count, dsum)
         out[f"{i}.num"], out[f"{i}.den"] = num, den
+        # The raw sums too, so per-period tables can be accumulated (impact.ab_over_time).
+        out[f"{i}.total"], out[f"{i}.count"] = total, count
+        if dsum is not None:
+            out[f"{i}.dtotal"] = dsum.astype("float64").fillna(0.0).to_numpy()
         if pre:
             ptotal = frame[f"{i}.psum"].astype("float64").fillna(0.0).to_numpy()
             pcount = frame[f"{i}.pcnt"].astype("float64").to_numpy()
-            out[f"{i}.xnum"], out[f"{i}.xden"] = _pair(metric, ptotal, pcount,
-                                                       frame.get(f"{i}.pdsum"))
+            out[f"{i}.xnum"], out[f"{i}.xden"] = pair(
+                metric, ptotal, pcount, frame.get(f"{i}.pdsum")
+            )
     return out, facts
 
 
-def _pair(metric: Metric, total: np.ndarray, count: np.ndarray, dsum: Any
-          ) -> tuple[np.ndarray, np.ndarray]:
+def pair(
+    metric: Metric, total: np.ndarray, count: np.ndarray, dsum: Any
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit (num, den): unit mean over 1, unit sum over 1, or the ratio's two sums."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if isinstance(metric, Mean | Proportion):

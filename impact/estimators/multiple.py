@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 Correction = Literal["holm", "bh", "bonferroni", "none"]
+_DEFAULT_TEST = ABTest("")  # frozen: safe to share as a default
 _CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}
 
 
@@ -93,11 +94,16 @@ class ABResults:
 
     def effect(self, metric: str, arm: str | None = None, segment: str = "") -> Effect:
         """The effect for `metric` (its label), `arm` and `segment`."""
-        rows = self.index[(self.index.metric == metric) & (self.index.segment == segment)
-                          & ((self.index.arm == arm) if arm else True)]
+        rows = self.index[
+            (self.index.metric == metric)
+            & (self.index.segment == segment)
+            & ((self.index.arm == arm) if arm else True)
+        ]
         if len(rows) != 1:
-            raise KeyError(f"{len(rows)} effect(s) match metric={metric!r}, arm={arm!r}, "
-                           f"segment={segment!r}; have {self.index.to_dict('records')}")
+            raise KeyError(
+                f"{len(rows)} effect(s) match metric={metric!r}, arm={arm!r}, "
+                f"segment={segment!r}; have {self.index.to_dict('records')}"
+            )
         return self.effects[int(rows.index[0])]
 
     def plot(self, ax: Axes | None = None, *, relative: bool = True) -> Axes:
@@ -107,8 +113,20 @@ class ABResults:
         return forest(list(self.effects), ax=ax, relative=relative)
 
     def _repr_html_(self) -> str:
-        cols = ["arm", "metric", "role", "segment", "estimate", "ci_low", "ci_high", "lift",
-                "p_value", "p_unadjusted", "n_treated", "n_control"]
+        cols = [
+            "arm",
+            "metric",
+            "role",
+            "segment",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "lift",
+            "p_value",
+            "p_unadjusted",
+            "n_treated",
+            "n_control",
+        ]
         frame = self.to_frame()
         return frame[[c for c in cols if c in frame]].to_html(index=False, float_format="%.4g")
 
@@ -144,7 +162,7 @@ class Experiment:
     guardrails: Mapping[str, float] | Sequence[Guardrail] = ()
     correction: Correction = "holm"
     by: str | Sequence[str] | None = None
-    test: ABTest = ABTest("")
+    test: ABTest = _DEFAULT_TEST
 
     def estimate(self, events: Any) -> ABResults:
         """One engine scan, then every comparison and the multiplicity adjustment."""
@@ -153,8 +171,10 @@ class Experiment:
                 f"correction must be holm, bh, bonferroni or none; got {self.correction!r}"
             )
         guards = self._guardrails()
-        specs = [(resolve_metric(m, self.test.metric, self.test.denominator), "primary", None)
-                 for m in self.metrics]
+        specs = [
+            (resolve_metric(m, self.test.metric, self.test.denominator), "primary", None)
+            for m in self.metrics
+        ]
         specs += [(resolve_metric(g.metric), "guardrail", g) for g in guards]
         if not specs:
             raise ParameterError("an experiment needs at least one metric")
@@ -170,8 +190,9 @@ class Experiment:
                 rows.append({"arm": arm, "metric": metric.label, "role": role, "segment": ""})
         by = [self.by] if isinstance(self.by, str) else list(self.by or [])
         if by:
-            seg_table, seg_facts = tests[0].unit_table(as_table(events), [m for m, _, _ in specs],
-                                                       by=by)
+            seg_table, seg_facts = tests[0].unit_table(
+                as_table(events), [m for m, _, _ in specs], by=by
+            )
             for values, part in seg_table.groupby(by, sort=True, dropna=False):
                 values = values if isinstance(values, tuple) else (values,)
                 label = ", ".join(f"{k}={v}" for k, v in zip(by, values, strict=True))
@@ -183,8 +204,9 @@ class Experiment:
                         except EstimationError as exc:
                             raise EstimationError(f"segment {label}: {exc}") from exc
                         effects.append(effect.with_(outcome=f"{effect.outcome} [{label}]"))
-                        rows.append({"arm": arm, "metric": metric.label, "role": role,
-                                     "segment": label})
+                        rows.append(
+                            {"arm": arm, "metric": metric.label, "role": role, "segment": label}
+                        )
         index = pd.DataFrame(rows)
         return ABResults(self._adjust(effects, index), index, self.correction)
 
@@ -197,12 +219,17 @@ class Experiment:
         if guard is None:
             return dataclasses.replace(self.test, outcome=metric)
         if not guard.margin >= 0:
-            raise ParameterError(f"a guardrail margin is a tolerated worsening >= 0, got "
-                                 f"{guard.margin!r} for {metric.label}")
+            raise ParameterError(
+                f"a guardrail margin is a tolerated worsening >= 0, got "
+                f"{guard.margin!r} for {metric.label}"
+            )
         higher = guard.worse == "higher"
         return dataclasses.replace(
-            self.test, outcome=metric, alternative="less" if higher else "greater",
-            margin=guard.margin if higher else -guard.margin, estimand="ITT",
+            self.test,
+            outcome=metric,
+            alternative="less" if higher else "greater",
+            margin=guard.margin if higher else -guard.margin,
+            estimand="ITT",
         )
 
     def _arms(self, test: ABTest, table: pd.DataFrame) -> list[str]:
@@ -235,8 +262,11 @@ class Experiment:
             for i, p_raw, p_adj in zip(positions, raw, adjusted, strict=True):
                 out[i] = effects[i].with_(
                     p_value=float(p_adj),
-                    notes=(*effects[i].notes, f"p-value {name}-adjusted over {len(positions)} "
-                           f"comparisons (unadjusted p = {p_raw:.4g}); the interval is not "
-                           "adjusted"),
+                    notes=(
+                        *effects[i].notes,
+                        f"p-value {name}-adjusted over {len(positions)} "
+                        f"comparisons (unadjusted p = {p_raw:.4g}); the interval is not "
+                        "adjusted",
+                    ),
                 )
         return tuple(out)

@@ -11,6 +11,9 @@ from nbconvert.preprocessors import Preprocessor
 from impact.reports.summary import MIME_TYPE
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+
+
 class _DropNoise(Preprocessor):
     """Remove stderr streams and error tracebacks meant for analysts, not readers."""
 
@@ -27,6 +30,7 @@ def export_html(notebook: Path, destination: Path, *, title: str) -> Path:
     """Write `notebook` as a standalone HTML page for readers; return `destination`."""
     node = nbformat.read(notebook, as_version=4)
     exporter = HTMLExporter(
+        template_name="impact_report", extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
         embed_images=True,
     )

@@ -19,6 +19,25 @@ MIME_TYPE = "application/vnd.impact.result+json"
 SCHEMA_VERSION = 1
 
 
+_UNITS = {"minutes": "minutes", "hours": "hours", "seconds": "seconds", "usd": "USD",
+          "eur": "EUR", "pct": "%", "rate": ""}
+
+
+def label(column: str) -> str:
+    """A reader's name for a column: ``handle_time_minutes`` -> ``handle time (minutes)``.
+
+    Example:
+        >>> label("handle_time_minutes"), label("compute_cost_usd"), label("resolved")
+        ('handle time (minutes)', 'compute cost (USD)', 'resolved')
+    """
+    words = column.split("_")
+    unit = _UNITS.get(words[-1].lower()) if len(words) > 1 else None
+    if unit is None:
+        return " ".join(words)
+    name = " ".join(words[:-1])
+    return f"{name} ({unit})" if unit else name
+
+
 def describe(effect: Effect) -> str:
     """The effect in plain words, e.g. "lowered handle_time_minutes by 18.2% (95% CI ...)"."""
     if not math.isfinite(effect.lift):
@@ -35,10 +54,8 @@ def describe(effect: Effect) -> str:
         "a clear change" if effect.significant
         else "not distinguishable from no change"
     )
-    return (
-        f"The AI {verb} {effect.outcome.replace('_', ' ')} by {abs(effect.lift):.1%} "
-        f"({interval}); {certainty}."
-    )
+    name = label(effect.outcome).split(" (")[0]  # a relative change needs no unit
+    return f"The AI {verb} {name} by {abs(effect.lift):.1%} ({interval}); {certainty}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +86,8 @@ class ReportSummary:
         }
 
     def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html.escape(describe(e))}</li>" for e in self.effects)
+        sentences = [describe(e) for e in self.effects]
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in sentences if t != self.headline)
         dq = self.data_quality
         quality = (
             f"<p class='impact-dq'>Data checked against contract "
@@ -78,9 +96,9 @@ class ReportSummary:
             if dq else ""
         )
         return (
-            f"<div class='impact-summary'><h2>{html.escape(self.title)}</h2>"
+            f"<div class='impact-summary' aria-label='{html.escape(self.title)}'>"
             f"<p class='impact-headline'><strong>{html.escape(self.headline)}</strong></p>"
-            f"<ul>{items}</ul>{quality}</div>"
+            + (f"<ul>{items}</ul>" if items else "") + f"{quality}</div>"
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from impact.engine import fingerprint
-from impact.errors import ImpactError, ParameterError
+from impact.errors import ImpactError, MissingDependencyError, ParameterError
 from impact.reports.html import export_html, extract_result
+from impact.reports.pdf import export_pdf
 from impact.runs import ledger
 from impact.runs.config import Project
 from impact.runs.manifest import MANIFEST, rebuild_index, utc_now, write_json
@@ -203,6 +204,11 @@ def _publish_files(
         export_html(executed, staging / "report.html", title=title)
     except OSError as exc:
         return EXIT_OUTPUT, {"type": type(exc).__name__, "message": str(exc)}
+    try:
+        export_pdf(staging / "report.html", staging / "report.pdf")
+    except (MissingDependencyError, OSError, ValueError) as exc:
+        # The HTML report stands on its own; a missing PDF is recorded, not fatal.
+        manifest["pdf_error"] = f"{type(exc).__name__}: {exc}"[:500]
     manifest["headline"] = result.get("headline")
     manifest["contracts"] = _contracts_of(result)
     return EXIT_OK, None

@@ -77,8 +77,14 @@ class Value:
 
     def to_dict(self) -> dict[str, float | str]:
         """JSON-ready: point, low, high, unit, confidence, label."""
-        return {"point": self.point, "low": self.low, "high": self.high, "unit": self.unit,
-                "confidence": self.confidence, "label": self.label}
+        return {
+            "point": self.point,
+            "low": self.low,
+            "high": self.high,
+            "unit": self.unit,
+            "confidence": self.confidence,
+            "label": self.label,
+        }
 
     def _repr_html_(self) -> str:
         label = f"<strong>{html.escape(self.label)}</strong>: " if self.label else ""

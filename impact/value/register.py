@@ -92,10 +92,18 @@ class Assumption:
 
     def to_dict(self) -> dict[str, Any]:
         """One row of the flattened register (the `assumptions` data contract's columns)."""
-        return {"name": self.name, "value": self.value, "low": self.low, "high": self.high,
-                "distribution": self.distribution, "unit": self.unit,
-                "category": self.category, "source": self.source, "owner": self.owner,
-                "as_of": self.as_of}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+            "distribution": self.distribution,
+            "unit": self.unit,
+            "category": self.category,
+            "source": self.source,
+            "owner": self.owner,
+            "as_of": self.as_of,
+        }
 
 
 def _problems(a: Assumption) -> list[str]:
@@ -141,9 +149,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
     return loader.construct_mapping(node)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -179,7 +185,8 @@ class Register:
         if not path.exists():
             raise FileNotFoundError(f"no assumptions register at {path}")
         try:
-            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+            # A SafeLoader subclass: exactly as safe as yaml.safe_load, but refuses repeated keys.
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
         except yaml.YAMLError as exc:
             raise ParameterError(f"{path.name} is not valid YAML: {exc}") from exc
         return cls.from_dict(raw, path=str(path))
@@ -217,9 +224,12 @@ class Register:
             )
         start = raw.get("start_date")
         return cls(
-            assumptions=assumptions, version=str(version), title=str(raw.get("title", "")),
+            assumptions=assumptions,
+            version=str(version),
+            title=str(raw.get("title", "")),
             start_date=_date(start, "start_date") if start is not None else None,
-            decision=raw.get("decision") or {}, path=path,
+            decision=raw.get("decision") or {},
+            path=path,
         )
 
     # -- access ----------------------------------------------------------------------------
@@ -262,8 +272,9 @@ class Register:
         for name, number in values.items():
             a = self[name]
             number = float(number)
-            changed[name] = replace(a, value=number, low=min(a.low, number),
-                                    high=max(a.high, number))
+            changed[name] = replace(
+                a, value=number, low=min(a.low, number), high=max(a.high, number)
+            )
         return replace(self, assumptions=changed)
 
     # -- identity --------------------------------------------------------------------------
@@ -299,11 +310,14 @@ class Register:
         return self
 
     def _repr_html_(self) -> str:
-        shown = self.to_frame()[["name", "value", "low", "high", "distribution", "unit",
-                                 "source", "owner", "as_of"]]
+        shown = self.to_frame()[
+            ["name", "value", "low", "high", "distribution", "unit", "source", "owner", "as_of"]
+        ]
         title = html.escape(f"{self.title or 'Assumptions'}: {self.label}")
-        return (f"<div class='impact-register'><strong>{title}</strong>"
-                f"{shown.to_html(index=False, na_rep='')}</div>")
+        return (
+            f"<div class='impact-register'><strong>{title}</strong>"
+            f"{shown.to_html(index=False, na_rep='')}</div>"
+        )
 
     def __repr__(self) -> str:
         return f"<Register {self.title!r} {self.label}, {len(self.assumptions)} assumptions>"
@@ -322,14 +336,25 @@ def _assumption(name: str, entry: Any) -> Assumption:
     value = entry["value"]
     distribution = entry.get("distribution", "fixed")
     low, high = entry.get("low", value), entry.get("high", value)
+    if distribution not in DISTRIBUTIONS:
+        raise ParameterError(
+            f"assumption {name!r}: distribution {distribution!r} is not one of "
+            f"{list(DISTRIBUTIONS)}"
+        )
     if distribution != "fixed" and ("low" not in entry or "high" not in entry):
         raise ParameterError(f"assumption {name!r}: a {distribution} assumption needs low and high")
     as_of = entry.get("as_of")
     return Assumption(
-        name=name, value=_number(value), low=_number(low), high=_number(high),
-        distribution=distribution, unit=str(entry.get("unit", "")),
-        category=str(entry.get("category", "value")), source=entry.get("source"),
-        owner=entry.get("owner"), as_of=_date(as_of, f"{name}.as_of") if as_of else None,
+        name=name,
+        value=_number(value),
+        low=_number(low),
+        high=_number(high),
+        distribution=distribution,
+        unit=str(entry.get("unit", "")),
+        category=str(entry.get("category", "value")),
+        source=entry.get("source"),
+        owner=entry.get("owner"),
+        as_of=_date(as_of, f"{name}.as_of") if as_of else None,
     )
 
 

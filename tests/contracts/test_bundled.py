@@ -155,7 +155,10 @@ def test_composite_key_and_cross_column_rules() -> None:
     assert keys == [("experiment_id", "agent_id")]
     assumptions = load_contract("assumptions")
     compares = [(r.name, r.columns, r.op) for r in assumptions.rules if r.kind == "compare"]
-    assert compares == [("value >= low", ("value", "low"), ">="), ("value <= high", ("value", "high"), "<=")]
+    assert compares == [
+        ("value >= low", ("value", "low"), ">="),
+        ("value <= high", ("value", "high"), "<="),
+    ]
 
 
 def test_unknown_name_lists_the_available_ones() -> None:

@@ -20,7 +20,8 @@ def breaches(error: ContractError) -> dict[tuple[str, str], int]:
     failures = error.failures
     assert list(failures.columns) == ["column", "rule", "n_rows", "example"]
     return {
-        (c, r): int(n) for c, r, n in zip(failures.column, failures.rule, failures.n_rows, strict=True)
+        (c, r): int(n)
+        for c, r, n in zip(failures.column, failures.rule, failures.n_rows, strict=True)
     }
 
 
@@ -77,8 +78,16 @@ def test_every_breach_in_one_error(clean_events: pd.DataFrame) -> None:
     message = str(info.value)
     assert message.startswith("workflow_events: 3 check(s) failed")
     for text in (
-        "team_id", "missing column", "started_at", "unparseable timestamp", "2026-13-01 10:00",
-        "review_minutes", "expected number, got string", "n/a", " 3 ", " 200 ",
+        "team_id",
+        "missing column",
+        "started_at",
+        "unparseable timestamp",
+        "2026-13-01 10:00",
+        "review_minutes",
+        "expected number, got string",
+        "n/a",
+        " 3 ",
+        " 200 ",
     ):
         assert text in message
 
@@ -86,8 +95,12 @@ def test_every_breach_in_one_error(clean_events: pd.DataFrame) -> None:
 def test_string_timestamps_parse_to_utc(clean_events: pd.DataFrame) -> None:
     frame = clean_events.copy()
     frame["started_at"] = frame["started_at"].dt.strftime("%Y-%m-%d %H:%M:%S")  # naive text
-    frame["ended_at"] = frame["ended_at"].dt.tz_convert("Asia/Kolkata").map(
-        lambda ts: ts.isoformat()  # with a +05:30 offset
+    frame["ended_at"] = (
+        frame["ended_at"]
+        .dt.tz_convert("Asia/Kolkata")
+        .map(
+            lambda ts: ts.isoformat()  # with a +05:30 offset
+        )
     )
     check = validate(frame, "workflow_events")
     assert check.rows_valid == 200
@@ -196,7 +209,9 @@ def test_nested_types_are_reported_without_example() -> None:
     table = ibis.memtable({"team_id": [["T1"], ["T2"]], "rollout_at": [None, None]})
     with pytest.raises(ContractError) as info:
         validate(table, "rollouts")
-    assert breaches(info.value) == {("team_id", "wrong type: expected string, got array<string>"): 2}
+    assert breaches(info.value) == {
+        ("team_id", "wrong type: expected string, got array<string>"): 2
+    }
     assert info.value.failures.example.isna().all()
 
 

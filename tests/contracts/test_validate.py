@@ -114,7 +114,9 @@ def test_renders_in_jupyter(broken_events: pd.DataFrame) -> None:
 
 def test_column_mapping(broken_events: pd.DataFrame) -> None:
     theirs = broken_events.rename(columns={"agent_id": "employee_no", "event_id": "ticket"})
-    check = validate(theirs, "workflow_events", columns={"agent_id": "employee_no", "event_id": "ticket"})
+    check = validate(
+        theirs, "workflow_events", columns={"agent_id": "employee_no", "event_id": "ticket"}
+    )
     assert (check.rows_valid, check.rows_quarantined) == (170, 35)
     assert "agent_id" in check.valid.columns and "employee_no" not in check.valid.columns
     assert failed(check)["agent_id not null"] == 5
@@ -122,7 +124,9 @@ def test_column_mapping(broken_events: pd.DataFrame) -> None:
 
 def test_mapping_to_an_absent_column_is_structural(clean_events: pd.DataFrame) -> None:
     with pytest.raises(ContractError, match="columns= maps it to 'emp'"):
-        validate(clean_events.drop(columns="agent_id"), "workflow_events", columns={"agent_id": "emp"})
+        validate(
+            clean_events.drop(columns="agent_id"), "workflow_events", columns={"agent_id": "emp"}
+        )
 
 
 @pytest.mark.parametrize(
@@ -141,7 +145,9 @@ def test_bad_mapping(clean_events: pd.DataFrame, columns: dict[str, str], messag
 
 def test_a_swap_mapping_works(clean_events: pd.DataFrame) -> None:
     swapped = clean_events.rename(columns={"agent_id": "team_id", "team_id": "agent_id"})
-    check = validate(swapped, "workflow_events", columns={"agent_id": "team_id", "team_id": "agent_id"})
+    check = validate(
+        swapped, "workflow_events", columns={"agent_id": "team_id", "team_id": "agent_id"}
+    )
     valid = check.valid.order_by("event_id").to_pandas()
     assert valid.agent_id.tolist() == clean_events.agent_id.tolist()
 
@@ -163,8 +169,9 @@ def _count_queries(monkeypatch: pytest.MonkeyPatch, backend: Any) -> list[str]:
     for method in ("execute", "to_pyarrow", "to_pyarrow_batches", "raw_sql"):
         original = getattr(backend, method)
 
-        def spy(*args: Any, _original: Callable[..., Any] = original, _name: str = method,
-                **kwargs: Any) -> Any:
+        def spy(
+            *args: Any, _original: Callable[..., Any] = original, _name: str = method, **kwargs: Any
+        ) -> Any:
             calls.append(_name)
             return _original(*args, **kwargs)
 
@@ -184,8 +191,9 @@ def test_one_aggregate_query_in_the_engine(
     assert check.valid.count().execute() == 170  # valid/quarantine stay on that backend
 
     text = broken_events.assign(started_at=broken_events.started_at.astype("string"))
+    as_text = con.create_table("text", text)
     calls.clear()
-    validate(con.create_table("text", text), "workflow_events")
+    validate(as_text, "workflow_events")
     assert calls == ["to_pyarrow", "to_pyarrow"]  # plus one for parsing the strings
 
 

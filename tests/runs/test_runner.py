@@ -64,13 +64,13 @@ def test_default_then_overridden_run_publish_and_index(tmp_path: Path) -> None:
     assert result["effects"][0]["outcome"] == "handle_time_minutes"
     assert result["effects"][0]["estimate"] < 0
     assert result["data_quality"]["contract"] == "workflow_events"
-    assert result["headline"].startswith("The AI lowered handle time minutes by")
+    assert result["headline"].startswith("The AI lowered handle time by")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["exit_code"] == 0
     assert len(manifest["notebook"]["sha256"]) == 64
     assert manifest["contracts"] == {"workflow_events": result["data_quality"]["version"]}
     html = (folder / "report.html").read_text()
-    assert "The AI lowered handle time minutes" in html
+    assert "The AI lowered handle time" in html
     assert "import impact" not in html  # no code cells
     assert "<img" in html  # the plot is embedded
 
