@@ -29,6 +29,7 @@ from impact.errors import ContractError
 #: The quarantine table's extra column: every rule the row broke, joined with "; ".
 RULES_COLUMN = "_rules"
 _PREFIX = "__impact_"
+_BAD = f"{_PREFIX}bad"
 _SUMMARY_COLUMNS = ["column", "rule", "n_failed", "passed", "example", "message"]
 
 
@@ -180,11 +181,21 @@ def validate(
     present = set(table.columns)
     rules = tuple(r for r in spec.rules if set(r.columns) <= present)
     flags = {rule: f"{_PREFIX}{i}" for i, rule in enumerate(rules)}
-    flagged = _flag(table, spec, rules, flags)
-    bad = f"{_PREFIX}bad"
-    counts = _count(flagged, spec, rules, flags, bad)
-
-    reasons = [ibis.ifelse(flagged[flags[r]], r.name, ibis.null(dt.string)) for r in rules]
+    row_rules = [r for r in rules if r.kind != "unique"]
+    key_rules = [r for r in rules if r.kind == "unique"]
+    flagged = table.mutate(**{flags[r]: ~passes(r, table) for r in row_rules})
+    # Extra copies of a key are counted without a window (rows - distinct keys). Only when
+    # there are some does a second pass rank the copies to pick the one to keep, so clean
+    # data, and every later query on `valid`, never pays for sorting the table.
+    extra = {f"{flags[r]}_extra": _extra_copies(flagged, r) for r in key_rules}
+    checked = row_rules
+    counts = _count(_with_bad(flagged, checked, flags), spec, checked, flags, extra)
+    if any(counts[name] for name in extra):
+        flagged = _rank_copies(flagged, spec, row_rules, key_rules, flags)
+        checked = list(rules)
+        counts = _count(_with_bad(flagged, checked, flags), spec, checked, flags)
+    flagged = _with_bad(flagged, checked, flags)
+    reasons = [ibis.ifelse(flagged[flags[r]], r.name, ibis.null(dt.string)) for r in checked]
     why = ibis.literal("; ").join(reasons) if reasons else ibis.literal("")
     inputs = list(table.columns)
     rows = int(counts["rows"])
@@ -192,8 +203,8 @@ def validate(
     return Validation(
         contract=spec.name,
         version=spec.version,
-        valid=flagged.filter(~flagged[bad]).select(*inputs),
-        quarantine=flagged.filter(flagged[bad]).select(*inputs, **{RULES_COLUMN: why}),
+        valid=flagged.filter(~flagged[_BAD]).select(*inputs),
+        quarantine=flagged.filter(flagged[_BAD]).select(*inputs, **{RULES_COLUMN: why}),
         summary=_summary(rules, flags, counts, rows),
         rows_checked=rows,
         rows_valid=rows - quarantined,
@@ -244,28 +255,42 @@ def _rename(table: ir.Table, spec: Contract, mapping: Mapping[str, str]) -> ir.T
     return table.rename(renames) if renames else table
 
 
-def _flag(
-    table: ir.Table, spec: Contract, rules: Sequence[Rule], flags: Mapping[Rule, str]
+def _rank_copies(
+    flagged: ir.Table,
+    spec: Contract,
+    row_rules: Sequence[Rule],
+    key_rules: Sequence[Rule],
+    flags: Mapping[Rule, str],
 ) -> ir.Table:
-    """`table` plus one boolean column per rule (True = broken) and an any-broken column."""
-    row_rules = [r for r in rules if r.kind != "unique"]
-    key_rules = [r for r in rules if r.kind == "unique"]
-    flagged = table.mutate(**{flags[r]: ~passes(r, table) for r in row_rules})
-    if key_rules:
-        # Keep the first copy that breaks nothing else, so a broken copy never displaces a
-        # good one; ties broken by the contract's columns, then the rest, for determinism.
-        broken = _any(flagged[flags[r]] for r in row_rules)
-        ours = [flagged[c] for c in spec.column_names if c in table.columns]
-        theirs = [
-            v
-            for v in orderable(flagged)
-            if v.get_name() not in spec.column_names and not v.get_name().startswith(_PREFIX)
-        ]
-        order = [broken, *ours, *theirs]
-        flagged = flagged.mutate(
-            **{flags[r]: ~passes(r, flagged, order_by=order) for r in key_rules}
-        )
-    return flagged.mutate(**{f"{_PREFIX}bad": _any(flagged[flags[r]] for r in rules)})
+    """Add a flag per unique key: True on every copy of a key but the one kept.
+
+    The kept copy is the first that breaks no other rule, so a broken copy never displaces a
+    good one; ties are broken by the contract's columns, then the others, for determinism.
+    """
+    broken = _any(flagged[flags[r]] for r in row_rules)
+    ours = [flagged[c] for c in spec.column_names if c in flagged.columns]
+    theirs = [
+        v
+        for v in orderable(flagged)
+        if v.get_name() not in spec.column_names and not v.get_name().startswith(_PREFIX)
+    ]
+    order = [broken, *ours, *theirs]
+    return flagged.mutate(**{flags[r]: ~passes(r, flagged, order_by=order) for r in key_rules})
+
+
+def _extra_copies(table: ir.Table, rule: Rule) -> ir.Scalar:
+    """How many rows repeat a key already seen (keys with a NULL part never count)."""
+    if len(rule.columns) == 1:
+        value = table[rule.columns[0]]
+        return value.count() - value.nunique()
+    complete = ibis.and_(*(table[c].notnull() for c in rule.columns))
+    key = ibis.struct({c: table[c] for c in rule.columns})
+    return complete.sum() - key.nunique(where=complete)
+
+
+def _with_bad(table: ir.Table, rules: Sequence[Rule], flags: Mapping[Rule, str]) -> ir.Table:
+    """`table` plus a column that is True where any of `rules` broke."""
+    return table.mutate(**{_BAD: _any(table[flags[r]] for r in rules)})
 
 
 def _any(flags: Iterable[ir.BooleanValue]) -> ir.BooleanValue:
@@ -291,13 +316,14 @@ def _count(
     spec: Contract,
     rules: Sequence[Rule],
     flags: Mapping[Rule, str],
-    bad: str,
+    extra: Mapping[str, ir.Scalar] | None = None,
 ) -> dict[str, Any]:
     """Every rule's failure count and one example row, plus totals, in one aggregate query."""
     ident = _identity(spec, set(flagged.columns))
     metrics: dict[str, ir.Scalar] = {
         "rows": flagged.count(),
-        "bad": flagged[bad].sum(),
+        "bad": flagged[_BAD].sum(),
+        **(extra or {}),
     }
     shown: dict[str, list[tuple[str, str]]] = {}
     for rule in rules:
@@ -316,7 +342,7 @@ def _count(
                 metrics[name] = value.argmin(flagged[key], where=flag)
             shown[flags[rule]].append((column, name))
     row = flagged.aggregate(**metrics).to_pyarrow().to_pylist()[0]
-    counts: dict[str, Any] = {"rows": row["rows"] or 0, "bad": row["bad"] or 0}
+    counts: dict[str, Any] = {name: row[name] or 0 for name in ("rows", "bad", *(extra or {}))}
     for rule in rules:
         flag = flags[rule]
         counts[f"{flag}_n"] = row[f"{flag}_n"] or 0
@@ -345,7 +371,7 @@ def _summary(
 ) -> pd.DataFrame:
     records = []
     for rule in rules:
-        n_failed = int(counts[f"{flags[rule]}_n"])
+        n_failed = int(counts.get(f"{flags[rule]}_n", 0))  # unique keys with no copies: 0
         example = counts[f"{flags[rule]}_example"] if n_failed else None
         message = f"{n_failed} row(s) {rule.breach}" if n_failed else ""
         if message and example:

@@ -14,6 +14,7 @@ import yaml
 from croniter import croniter
 
 from impact.errors import ParameterError
+from impact.runs.delivery import Delivery
 
 CONFIG_NAME = "impact.yaml"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -39,6 +40,7 @@ class Project:
     reports: Mapping[str, ReportSpec]
     reports_dir: Path
     kernel: str = "impact"
+    delivery: Delivery | None = None
 
     def report(self, name: str) -> ReportSpec:
         """The report called `name`; ParameterError lists the configured ones."""
@@ -101,4 +103,5 @@ def load_project(config: Path | None = None) -> Project:
         )
     reports_dir = (root / str(raw.get("reports_dir", "reports"))).resolve()
     return Project(root=root, reports=MappingProxyType(reports), reports_dir=reports_dir,
-                   kernel=str(raw.get("kernel", "impact")))
+                   kernel=str(raw.get("kernel", "impact")),
+                   delivery=Delivery.from_config(raw.get("delivery"), root))

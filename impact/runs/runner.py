@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -23,8 +24,11 @@ from impact.reports.html import export_html, extract_result
 from impact.reports.pdf import export_pdf
 from impact.runs import ledger
 from impact.runs.config import Project
+from impact.runs.delivery import deliver
 from impact.runs.manifest import MANIFEST, rebuild_index, utc_now, write_json
 from impact.runs.params import check_parameters
+
+log = logging.getLogger(__name__)
 
 # Exit codes, shared by the runner and the CLI (documented in docs/runs.md).
 EXIT_OK = 0
@@ -130,6 +134,11 @@ def _settle(project: Project, staging: Path, manifest: dict[str, Any]) -> Path:
         write_json(final.parent / "latest.json", {"run_id": manifest["run_id"]})
     ledger.record_finish(project.reports_dir, manifest)
     rebuild_index(project.reports_dir)
+    if manifest["status"] == "succeeded" and project.delivery is not None:
+        try:
+            deliver(manifest, project.delivery)
+        except OSError as exc:  # the report is published; a failed digest must not undo it
+            log.warning("delivery of %s failed: %s", manifest["run_id"], exc)
     return final
 
 

@@ -181,9 +181,7 @@ class Register:
     @classmethod
     def from_yaml(cls, path: str | Path) -> Register:
         """Read and check a register file (format 1; see docs/value.md)."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no assumptions register at {path}")
+        path = _locate(Path(path))
         try:
             # A SafeLoader subclass: exactly as safe as yaml.safe_load, but refuses repeated keys.
             raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
@@ -321,6 +319,16 @@ class Register:
 
     def __repr__(self) -> str:
         return f"<Register {self.title!r} {self.label}, {len(self.assumptions)} assumptions>"
+
+
+def _locate(path: Path) -> Path:
+    """`path` as given, else relative to the project root (notebooks run from notebooks/)."""
+    if path.exists():
+        return path
+    root = Path(__file__).resolve().parents[2]
+    if not path.is_absolute() and (root / path).exists():
+        return root / path
+    raise FileNotFoundError(f"no assumptions register at {path} (nor at {root / path})")
 
 
 def _assumption(name: str, entry: Any) -> Assumption:

@@ -180,21 +180,34 @@ def _count_queries(monkeypatch: pytest.MonkeyPatch, backend: Any) -> list[str]:
 
 
 def test_one_aggregate_query_in_the_engine(
-    broken_events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    clean_events: pd.DataFrame, broken_events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     con = ibis.duckdb.connect()
-    table = con.create_table("events", broken_events)
+    clean = con.create_table("clean", clean_events)
+    broken = con.create_table("broken", broken_events.drop_duplicates("event_id"))
+    copies = con.create_table("copies", broken_events)
+    text = con.create_table("text", clean_events.astype({"started_at": "string"}))
     calls = _count_queries(monkeypatch, con)
-    check = validate(table, "workflow_events")
+    assert validate(clean, "workflow_events").rows_quarantined == 0
     assert calls == ["to_pyarrow"]  # every rule's count and example in a single query
+    calls.clear()
+    assert validate(broken, "workflow_events").rows_quarantined == 30
+    assert calls == ["to_pyarrow"]
+    calls.clear()
+    validate(text, "workflow_events")
+    assert calls == ["to_pyarrow", "to_pyarrow"]  # first the structural one, parsing strings
+    calls.clear()
+    check = validate(copies, "workflow_events")
+    assert calls == ["to_pyarrow", "to_pyarrow"]  # duplicates found: ranked in a second pass
     assert check.rows_quarantined == 35
     assert check.valid.count().execute() == 170  # valid/quarantine stay on that backend
 
-    text = broken_events.assign(started_at=broken_events.started_at.astype("string"))
-    as_text = con.create_table("text", text)
-    calls.clear()
-    validate(as_text, "workflow_events")
-    assert calls == ["to_pyarrow", "to_pyarrow"]  # plus one for parsing the strings
+
+def test_valid_needs_no_window_without_duplicates(clean_events: pd.DataFrame) -> None:
+    clean = validate(clean_events, "workflow_events")
+    assert "ROW_NUMBER" not in ibis.to_sql(clean.valid)
+    copies = pd.concat([clean_events, clean_events.iloc[[0]]], ignore_index=True)
+    assert "ROW_NUMBER" in ibis.to_sql(validate(copies, "workflow_events").valid)
 
 
 def test_require_columns() -> None:

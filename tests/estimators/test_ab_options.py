@@ -211,8 +211,8 @@ def test_nan_outcomes_and_missing_covariates_are_named(events: pd.DataFrame) -> 
     broken.loc[5, "handle_time_minutes"] = np.inf
     with pytest.raises(EstimationError, match="1 event\\(s\\) have a NaN or infinite"):
         impact.ab_test(broken, "handle_time_minutes", metric="ratio")
-    broken.loc[5, "handle_time_minutes"] = np.nan  # pandas NaN arrives as a missing value
-    post = broken[broken.started_at >= broken.assigned_at]
+    post = broken[broken.started_at >= broken.assigned_at].copy()
+    post.loc[post.index[0], "handle_time_minutes"] = np.nan  # pandas NaN arrives as missing
     effect = impact.ab_test(post, "handle_time_minutes", metric="ratio")
     assert effect.notes[0].startswith(f"1 of {len(post)} event(s) have no handle_time_minutes")
     with pytest.raises(EstimationError, match="no column 'tenure'"):
@@ -255,3 +255,16 @@ def test_bad_options_are_parameter_errors(post: pd.DataFrame) -> None:
         impact.ab_test(post, ["handle_time_minutes"], correction="sidak")
     with pytest.raises(ParameterError, match="treatment_share must lie"):
         impact.plan_ab(post, "handle_time_minutes", treatment_share=20)
+
+
+def test_cuped_on_the_sample_pilot_covers_the_true_effect(sample) -> None:
+    full = impact.with_assignments(impact.as_table(sample.events), sample.assignments,
+                                   since_assignment=False)
+    effect = impact.ab_test(full, "handle_time_minutes", pre_period="assignment",
+                            expected_share=0.2)
+    truth = sample.truth.pilot_itt_handle_time
+    assert effect.ci_low <= truth <= effect.ci_high
+    assert effect.significant and effect.passed
+    plain = impact.ab_test(impact.with_assignments(impact.as_table(sample.events),
+                                                   sample.assignments), "handle_time_minutes")
+    assert effect.std_error < 0.5 * plain.std_error
