@@ -9,7 +9,7 @@ Example:
     True
 """
 
-from impact import datasets, reports, value
+from impact import datasets, privacy, reports, value
 from impact.contracts import Validation, load_contract, validate
 from impact.data import between, load, panel, unit_summary, with_assignments
 from impact.engine import as_table
@@ -21,10 +21,38 @@ from impact.errors import (
     ParameterError,
 )
 from impact.estimators.ab import ABTest, ab_test
+from impact.estimators.matching import (
+    CoarsenedExact,
+    MatchedCohort,
+    Weighting,
+    adopter_units,
+    aipw,
+    coarsened_exact,
+    e_value,
+    ipw,
+    love_plot,
+    matched_cohort,
+    overlap_plot,
+    refute,
+    segment_effects,
+)
 from impact.estimators.metrics import Mean, Proportion, Ratio, Sum
 from impact.estimators.monitoring import ab_over_time, plot_over_time
 from impact.estimators.multiple import ABResults, Experiment, Guardrail
 from impact.estimators.planning import Plan, plan_ab
+from impact.estimators.rollout import (
+    DiffInDiff,
+    Imputation,
+    StaggeredDiD,
+    TwoWayFixedEffects,
+    cohorts_from_treatment,
+    counterfactual_plot,
+    did,
+    event_study_plot,
+    placebo_in_space,
+    placebo_in_time,
+    rollout_panel,
+)
 from impact.result import Diagnostic, Effect
 
 __version__ = "0.1.0"
@@ -32,33 +60,58 @@ __version__ = "0.1.0"
 __all__ = [
     "ABResults",
     "ABTest",
+    "CoarsenedExact",
     "ContractError",
     "Diagnostic",
+    "DiffInDiff",
     "Effect",
     "EstimationError",
     "Experiment",
     "Guardrail",
     "ImpactError",
+    "Imputation",
+    "MatchedCohort",
     "Mean",
     "MissingDependencyError",
     "ParameterError",
     "Plan",
     "Proportion",
     "Ratio",
+    "StaggeredDiD",
     "Sum",
+    "TwoWayFixedEffects",
     "Validation",
+    "Weighting",
     "__version__",
     "ab_over_time",
     "ab_test",
+    "adopter_units",
+    "aipw",
     "as_table",
     "between",
+    "coarsened_exact",
+    "cohorts_from_treatment",
+    "counterfactual_plot",
     "datasets",
+    "did",
+    "e_value",
+    "event_study_plot",
+    "ipw",
     "load",
     "load_contract",
+    "love_plot",
+    "matched_cohort",
+    "overlap_plot",
     "panel",
+    "placebo_in_space",
+    "placebo_in_time",
     "plan_ab",
     "plot_over_time",
+    "privacy",
+    "refute",
     "reports",
+    "rollout_panel",
+    "segment_effects",
     "unit_summary",
     "validate",
     "value",

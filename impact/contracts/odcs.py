@@ -166,7 +166,7 @@ class _Compiler:
         if logical == "number":
             self.add(Rule("finite", (column.name,)))
         for entry in prop.quality or []:
-            self._quality(entry, where, column=column.name)
+            self._quality(entry, where, column=column)
         return column
 
     def finish(self, table: SchemaObject, columns: Sequence[Column]) -> None:
@@ -208,7 +208,7 @@ class _Compiler:
                 if option in options:
                     self.unenforced.append(f"{where}: logicalTypeOptions.{option}")
 
-    def _quality(self, entry: DataQuality, where: str, *, column: str | None) -> None:
+    def _quality(self, entry: DataQuality, where: str, *, column: Column | None) -> None:
         kind = (entry.type or ("library" if (entry.metric or entry.rule) else "text")).lower()
         label = entry.name
         if kind == "text":
@@ -237,7 +237,7 @@ class _Compiler:
             self.unenforced.append(f"{where}: rowCount (a table-level count, not a row rule)")
             return
         if metric == "duplicateValues":
-            key = tuple(args.get("properties") or ([column] if column else []))
+            key = tuple(args.get("properties") or ([column.name] if column else []))
             if not key:
                 raise ValueError(
                     f"{where}: duplicateValues at schema level needs arguments.properties"
@@ -246,11 +246,12 @@ class _Compiler:
             return
         if column is None:
             raise ValueError(f"{where}: metric {metric!r} belongs on a property, not the schema")
+        name = column.name
         if metric == "nullValues":
-            self.add(Rule("not_null", (column,), label=label, **tolerance))
+            self.add(Rule("not_null", (name,), label=label, **tolerance))
         elif metric == "missingValues":
             missing = tuple(args.get("missingValues") or [None])
-            self.add(Rule("missing", (column,), value=missing, label=label, **tolerance))
+            self.add(Rule("missing", (name,), value=missing, label=label, **tolerance))
         elif metric == "invalidValues":
             valid = args.get("validValues")
             pattern = args.get("pattern")
@@ -258,9 +259,12 @@ class _Compiler:
                 raise ValueError(f"{where}: invalidValues needs arguments validValues or pattern")
             if valid is not None:
                 values = tuple(v for v in valid if v is not None)
-                self.add(Rule("allowed", (column,), value=values, label=label, **tolerance))
+                if column.logical_type == "string" and not all(isinstance(v, str) for v in values):
+                    # YAML reads unquoted yes/no/on/off as booleans and 1.0 as a number.
+                    raise ValueError(f"{where}: quote every validValues entry of a string column")
+                self.add(Rule("allowed", (name,), value=values, label=label, **tolerance))
             if pattern is not None:
-                self.add(Rule("pattern", (column,), value=str(pattern), **tolerance))
+                self.add(Rule("pattern", (name,), value=str(pattern), **tolerance))
         else:
             raise ValueError(
                 f"{where}: quality metric {metric!r} is not supported; use nullValues, "

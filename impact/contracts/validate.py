@@ -2,9 +2,11 @@
 
 Everything runs in the engine. Structural checks come first and raise one
 :class:`~impact.errors.ContractError`; then every row rule becomes a boolean column, and one
-aggregate query returns each rule's failure count with one example. ``valid`` and
-``quarantine`` stay lazy Ibis tables that partition the input: every input row is in exactly
-one of them.
+aggregate query returns each rule's failure count with one example (extra copies of a unique
+key are counted as rows minus distinct keys, without sorting). Only when a key repeats does a
+second query rank those copies, to pick the one kept and count the rows broken overall.
+``valid`` and ``quarantine`` stay lazy Ibis tables that partition the input: every input row
+is in exactly one of them.
 """
 
 from __future__ import annotations
@@ -153,7 +155,9 @@ def validate(
 
     Returns:
         A :class:`Validation`. ``valid`` has the input's columns (renamed to the contract's
-        names, cast to its types); ``quarantine`` has them plus ``_rules``.
+        names, cast to its types); ``quarantine`` has them plus ``_rules``. Both are lazy:
+        each query on them re-applies the rules in the engine, so call ``.cache()`` on one
+        you query many times.
 
     Raises:
         ContractError: the input breaks the contract structurally.
@@ -193,7 +197,8 @@ def validate(
     if any(counts[name] for name in extra):
         flagged = _rank_copies(flagged, spec, row_rules, key_rules, flags)
         checked = list(rules)
-        counts = _count(_with_bad(flagged, checked, flags), spec, checked, flags)
+        # Row rules' counts stand; this pass counts the copies and the rows broken in all.
+        counts |= _count(_with_bad(flagged, checked, flags), spec, key_rules, flags)
     flagged = _with_bad(flagged, checked, flags)
     reasons = [ibis.ifelse(flagged[flags[r]], r.name, ibis.null(dt.string)) for r in checked]
     why = ibis.literal("; ").join(reasons) if reasons else ibis.literal("")
@@ -266,16 +271,27 @@ def _rank_copies(
 
     The kept copy is the first that breaks no other rule, so a broken copy never displaces a
     good one; ties are broken by the contract's columns, then the others, for determinism.
+    Only rows whose key repeats are ranked (a semi-join on the repeated keys), so the sort
+    touches the copies, not the table.
     """
-    broken = _any(flagged[flags[r]] for r in row_rules)
-    ours = [flagged[c] for c in spec.column_names if c in flagged.columns]
+    broken = f"{_PREFIX}broken"
+    flagged = flagged.mutate(**{broken: _any(flagged[flags[r]] for r in row_rules)})
     theirs = [
-        v
-        for v in orderable(flagged)
-        if v.get_name() not in spec.column_names and not v.get_name().startswith(_PREFIX)
+        c
+        for c in (v.get_name() for v in orderable(flagged))
+        if c not in spec.column_names and not c.startswith(_PREFIX)
     ]
-    order = [broken, *ours, *theirs]
-    return flagged.mutate(**{flags[r]: ~passes(r, flagged, order_by=order) for r in key_rules})
+    ours = [c for c in spec.column_names if c in flagged.columns]
+    for rule in key_rules:
+        keys = list(rule.columns)
+        counted = flagged.group_by(keys).aggregate(**{f"{_PREFIX}n": flagged.count()})
+        repeated = counted.filter(counted[f"{_PREFIX}n"] > 1).select(*keys)
+        copies = flagged.semi_join(repeated, keys)
+        order = [copies[c] for c in (broken, *ours, *theirs)]
+        ranked = copies.mutate(**{flags[rule]: ~passes(rule, copies, order_by=order)})
+        single = flagged.anti_join(repeated, keys).mutate(**{flags[rule]: ibis.literal(False)})
+        flagged = single.union(ranked)
+    return flagged.drop(broken)
 
 
 def _extra_copies(table: ir.Table, rule: Rule) -> ir.Scalar:

@@ -8,6 +8,7 @@ distinct draws, too few below about 12 clusters).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,11 +16,14 @@ import numpy as np
 
 Weights = Literal["rademacher", "webb", "mammen"]
 WEBB_BELOW = 12  # clusters; below this Rademacher draws are too coarse
+BLOCK = 4_000_000  # multiplier weights drawn at once (32 MB)
 
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 
 
-def draws(n_draws: int, n_clusters: int, *, kind: Weights, seed: int) -> np.ndarray:
+def draws(
+    n_draws: int, n_clusters: int, *, kind: Weights, seed: int | np.random.SeedSequence
+) -> np.ndarray:
     """An ``n_draws x n_clusters`` matrix of mean-zero, variance-one multiplier weights."""
     rng = np.random.default_rng(seed)
     if kind == "rademacher":
@@ -58,6 +62,7 @@ class Multiplier:
     std_error: np.ndarray
     band: float
     p_value: np.ndarray
+    joint_p: float  # sup-t test that every estimate is zero
     n_draws: int
     kind: Weights
 
@@ -77,7 +82,23 @@ def multiplier(
     n = influence.shape[0]
     sums = cluster_sums(influence, clusters)
     kind = kind or default_kind(sums.shape[0])
-    perturbed = draws(n_draws, sums.shape[0], kind=kind, seed=seed) @ sums / n
+    # draws in blocks: n_draws x n_clusters weights would not fit in memory for 100k clusters
+    rng_seeds = np.random.SeedSequence(seed).spawn(max(1, -(-n_draws * sums.shape[0] // BLOCK)))
+    rows_per_block = -(-n_draws // len(rng_seeds))
+    perturbed = np.vstack(
+        [
+            draws(
+                min(rows_per_block, n_draws - i * rows_per_block),
+                sums.shape[0],
+                kind=kind,
+                seed=child,
+            )
+            @ sums
+            / n
+            for i, child in enumerate(rng_seeds)
+            if n_draws - i * rows_per_block > 0
+        ]
+    )
     q75, q25 = np.quantile(perturbed, [0.75, 0.25], axis=0)
     se = (q75 - q25) / 1.3489795003921634
     safe = np.where(se > 0, se, np.nan)
@@ -87,7 +108,10 @@ def multiplier(
     p = (np.abs(perturbed) >= np.abs(estimates)[None, :]).mean(axis=0)
     # a p-value of exactly 0 overstates what B draws can show
     p = np.maximum(p, 1.0 / (n_draws + 1))
-    return Multiplier(std_error=se, band=band, p_value=p, n_draws=n_draws, kind=kind)
+    with np.errstate(invalid="ignore"):
+        observed = np.nanmax(np.abs(estimates / safe)) if np.isfinite(safe).any() else np.nan
+    joint = float(max((studentized >= observed).mean(), 1.0 / (n_draws + 1)))
+    return Multiplier(std_error=se, band=band, p_value=p, joint_p=joint, n_draws=n_draws, kind=kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +135,15 @@ def wild_cluster(
     n_draws: int = 999,
     kind: Weights | None = None,
     seed: int = 0,
+    partial_out: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> WildCluster:
     """Wild cluster bootstrap-t with the null imposed (WCR, Cameron-Gelbach-Miller 2008).
 
     `x` holds every regressor (fixed effects already partialled out or as dummies). The p-value
     tests ``beta[column] == 0``; the interval inverts the bootstrap-t distribution around the
     unrestricted estimate with the unrestricted cluster-robust SE (a percentile-t interval).
+    `partial_out` re-applies a fixed-effects within-transformation to each bootstrap outcome
+    (`x` and `y` are then already transformed).
     """
     _, codes = np.unique(clusters, return_inverse=True)
     n_clusters = codes.max() + 1
@@ -136,6 +163,8 @@ def wild_cluster(
     t_boot = np.empty(n_draws)
     for b in range(n_draws):
         y_star = fit0 + resid0 * v[b, codes]
+        if partial_out is not None:
+            y_star = partial_out(y_star)
         beta_star = xtx_inv @ x.T @ y_star
         se_star = _crv1_se(x, y_star - x @ beta_star, codes, n_clusters, xtx_inv)[column]
         t_boot[b] = beta_star[column] / se_star if se_star > 0 else 0.0

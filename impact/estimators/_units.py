@@ -48,7 +48,9 @@ def load_units(
     unit: str | None = None,
 ) -> Units:
     """Select, check and encode the columns the estimators need; raise on anything unusable."""
-    table = as_table(source)
+    # A unit table is small: a pandas frame is used as is, anything else is selected in the
+    # engine and only the needed columns come back.
+    table = source if isinstance(source, pd.DataFrame) else as_table(source)
     wanted = [outcome, treatment, *covariates, *exact]
     wanted += [c for c in (pre_outcome, score, unit) if c is not None]
     if missing := [c for c in dict.fromkeys(wanted) if c not in table.columns]:
@@ -56,7 +58,12 @@ def load_units(
             f"no column(s) {missing} in the unit table; it has {sorted(table.columns)}. "
             "Build one with impact.adopter_units(events, agents, rollouts)."
         )
-    frame = table.select(*dict.fromkeys(wanted)).execute()
+    columns = list(dict.fromkeys(wanted))
+    frame = (
+        table[columns].reset_index(drop=True)
+        if isinstance(table, pd.DataFrame)
+        else table.select(*columns).execute()
+    )
     if frame.empty:
         raise EstimationError("the unit table is empty: no unit to match")
     ids = frame[unit].to_numpy() if unit else np.arange(len(frame))
@@ -183,5 +190,5 @@ def _strata(
             f"{int(nulls.sum())} unit(s) have a missing exact-matching key {list(exact)} "
             f"(e.g. unit {example!r}); fill or drop them"
         )
-    codes, labels = pd.MultiIndex.from_frame(keys.astype(str)).factorize()
-    return codes.astype(np.int64), labels.to_frame(index=False)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys.astype(str)))
+    return codes.astype(np.int64), pd.DataFrame(list(uniques), columns=list(exact))

@@ -80,10 +80,11 @@ class ABTest:
         >>> from impact.datasets import simulate
         >>> from impact.data import with_assignments
         >>> s = simulate(seed=1)
-        >>> pilot = with_assignments(as_table(s.events), s.assignments)
-        >>> effect = ABTest("handle_time_minutes", expected_share=0.2).estimate(pilot)
-        >>> effect.estimate < 0, effect.n_treated, effect.n_control
-        (True, 12, 48)
+        >>> full = with_assignments(as_table(s.events), s.assignments, since_assignment=False)
+        >>> test = ABTest("handle_time_minutes", pre_period="assignment", expected_share=0.2)
+        >>> effect = test.estimate(full)
+        >>> effect.ci_high < 0, effect.n_treated, effect.n_control, effect.method
+        (True, 12, 48, 'ab.welch+cuped')
     """
 
     outcome: str | Metric
@@ -137,12 +138,20 @@ class ABTest:
         ):
             if value not in allowed:
                 raise ParameterError(f"{name} must be one of {list(allowed)}, got {value!r}")
-        if self.estimand == "CACE" and (
-            isinstance(self.resolved, Ratio) or self.covariates or self.pre_period is not None
-        ):
+        if self.estimand == "CACE" and isinstance(self.resolved, Ratio):
             raise ParameterError(
-                "CACE is implemented for unit-level metrics (mean, proportion, sum) without "
-                "covariates; drop covariate/pre_period or use the ITT"
+                "CACE is implemented for unit-level metrics (mean, proportion, sum); use "
+                "metric='mean' or the ITT"
+            )
+        share = self.expected_share
+        if isinstance(share, Mapping):
+            valid = bool(share) and all(v > 0 for v in share.values())
+        else:
+            valid = share is None or 0 < share < 1
+        if not valid:
+            raise ParameterError(
+                "expected_share must lie strictly between 0 and 1 (or be a mapping of arms to "
+                f"positive shares), got {share!r}"
             )
         if self.mixture_sd is not None and not self.mixture_sd > 0:
             raise ParameterError(f"mixture_sd must be positive, got {self.mixture_sd!r}")
@@ -208,6 +217,12 @@ class ABTest:
                 f"{n_empty} unit(s) have no {metric.column} value on any event and are left out"
             )
         units = table.loc[usable & table.arm.isin([treatment, self.control])]
+        # Work in units of a power of two near the largest value: exact, and squares of
+        # outcomes near 1e300 cannot overflow. Estimates are scaled back at the end.
+        scale = adjustment.power_of_two(units[num])
+        if scale != 1.0:
+            scaled = [c for c in (num, f"{index}.xnum") if c in units]
+            units = units.assign(**{c: units[c] / scale for c in scaled})
         t_rows, c_rows = units.arm == treatment, units.arm == self.control
         n_t, n_c = int(t_rows.sum()), int(c_rows.sum())
         use_t = self.use_t if self.use_t is not None else not isinstance(metric, Proportion)
@@ -215,14 +230,13 @@ class ABTest:
         covs = self._covariate_matrix(units, index, notes)
         mode = self._mode(covs)
         if self.estimand == "CACE":
-            comp = compliance.cace(
-                *(
-                    units.loc[rows, c].to_numpy(np.float64)
-                    for rows in (t_rows, c_rows)
-                    for c in (num, "exposure")
-                )
-            )
-            method = "ab.cace"
+            y = units[num].to_numpy(np.float64)
+            if mode != "none":
+                y = adjustment.residualize(y, covs.to_numpy(np.float64))  # type: ignore[union-attr]
+            d = units["exposure"].to_numpy(np.float64)
+            t, c = t_rows.to_numpy(), c_rows.to_numpy()
+            comp = compliance.cace(y[t], d[t], y[c], d[c])
+            method = "ab.cace" + ("+cuped" if mode != "none" else "")
             notes.append(
                 f"CACE: the effect of using the AI, = ITT / {comp.theta[0]:.3f} (the change in "
                 f"the share of {metric.column} items handled with {self.exposure!r})"
@@ -255,7 +269,7 @@ class ABTest:
             method = f"ab.{base.get(metric.kind, metric.kind)}" + (
                 "+cuped" if mode == "cuped" else ""
             )
-        low, high, p = self._interval(comp, notes)
+        low, high, p = self._interval(comp, notes, scale)
         if self.inference == "sequential":
             method += "+sequential"
         lift, lift_se = _inference.ratio_lift(
@@ -282,13 +296,13 @@ class ABTest:
             outcome=metric.label,
             method=method,
             estimand="CACE" if self.estimand == "CACE" else "ATE",
-            estimate=comp.estimate,
-            std_error=comp.std_error,
-            ci_low=low,
-            ci_high=high,
-            p_value=p,
-            baseline=comp.mean_c,
-            lift=lift,
+            estimate=float(comp.estimate) * scale,
+            std_error=float(comp.std_error) * scale,
+            ci_low=float(low) * scale,
+            ci_high=float(high) * scale,
+            p_value=float(p),
+            baseline=float(comp.mean_c) * scale,
+            lift=float(lift),
             lift_ci=_inference.lift_interval(
                 lift, lift_se, confidence=self.confidence, alternative=self.alternative
             ),
@@ -300,12 +314,14 @@ class ABTest:
             diagnostics=(*self._sizes(n_t, n_c, table, treatment), *diagnostics),
             notes=tuple(notes),
             tables={
-                "arms": _arm_table(units, t_rows, c_rows, treatment, self.control, index, comp)
+                "arms": adjustment.arm_table(
+                    units, t_rows, c_rows, treatment, self.control, index, comp, scale
+                )
             },
         )
 
     def _interval(
-        self, comp: adjustment.Comparison, notes: list[str]
+        self, comp: adjustment.Comparison, notes: list[str], scale: float = 1.0
     ) -> tuple[float, float, float]:
         if self.inference == "fixed":
             return _inference.interval(
@@ -314,7 +330,7 @@ class ABTest:
                 confidence=self.confidence,
                 alternative=self.alternative,
                 df=comp.df,
-                null=self.margin,
+                null=self.margin / scale,
             )
         alpha = 1 - self.confidence
         if self.mixture_sd is None:
@@ -324,10 +340,10 @@ class ABTest:
                 "monitoring repeatedly"
             )
         else:
-            mixture = self.mixture_sd**2
+            mixture = (self.mixture_sd / scale) ** 2
         notes.append(
             f"always-valid {self.confidence:.0%} confidence sequence (normal mixture, "
-            f"prior SD {math.sqrt(mixture):.4g}): valid however often you look"
+            f"prior SD {math.sqrt(mixture) * scale:.4g}): valid however often you look"
         )
         return sequential.confidence_sequence(
             comp.estimate,
@@ -335,25 +351,26 @@ class ABTest:
             confidence=self.confidence,
             mixture_var=mixture,
             alternative=self.alternative,
-            null=self.margin,
+            null=self.margin / scale,
         )
 
     def _mode(self, covs: pd.DataFrame | None) -> str:
         if covs is None or covs.shape[1] == 0 or self.adjustment == "none":
             return "none"
-        if self.adjustment == "auto":
-            return "cuped" if covs.shape[1] == 1 else "regression"
-        if self.adjustment == "cuped" and covs.shape[1] > 1:
+        mode = self.adjustment
+        if mode == "auto":
+            mode = "cuped" if covs.shape[1] == 1 else "regression"
+        if mode == "cuped" and covs.shape[1] > 1:
             raise ParameterError(
                 f"CUPED takes one covariate, got {list(covs.columns)}; use "
                 "adjustment='regression' for several"
             )
-        if self.adjustment == "regression" and isinstance(self.resolved, Ratio):
+        if mode == "regression" and isinstance(self.resolved, Ratio):
             raise ParameterError(
-                "regression adjustment needs a unit-level metric; for ratio "
-                "metrics use one pre-period covariate (CUPED)"
+                f"regression adjustment on {list(covs.columns)} needs a unit-level metric; for "
+                "ratio metrics use one covariate (CUPED), e.g. the pre-period value alone"
             )
-        return self.adjustment
+        return mode
 
     def _covariate_matrix(
         self, units: pd.DataFrame, index: int, notes: list[str]
@@ -366,19 +383,7 @@ class ABTest:
             )
         for name in self.covariates:
             columns[name] = units[f"cov.{name}"]
-        if not columns:
-            return None
-        covs = pd.DataFrame(columns).astype("float64")
-        for name, values in covs.items():
-            if values.isna().all():
-                raise EstimationError(f"the covariate {name!r} has no value for any unit")
-            if n_missing := int(values.isna().sum()):
-                notes.append(
-                    f"{n_missing} unit(s) have no {name} covariate value; they are "
-                    "set to the mean over units (no adjustment for them)"
-                )
-                covs[name] = values.fillna(values.mean())
-        return covs
+        return adjustment.covariate_matrix(columns, notes)
 
     def _cuped_pair(
         self, rows: pd.DataFrame, covs: pd.DataFrame, index: int
@@ -444,31 +449,6 @@ class ABTest:
         )
 
 
-def _arm_table(
-    units: pd.DataFrame,
-    t_rows: pd.Series,
-    c_rows: pd.Series,
-    treatment: str,
-    control: str,
-    index: int,
-    comp: adjustment.Comparison,
-) -> pd.DataFrame:
-    rows = []
-    for label, mask, adjusted in ((treatment, t_rows, comp.mean_t), (control, c_rows, comp.mean_c)):
-        num = units.loc[mask, f"{index}.num"].astype("float64")
-        den = units.loc[mask, f"{index}.den"].astype("float64")
-        rows.append(
-            {
-                "arm": label,
-                "units": int(mask.sum()),
-                "mean": num.sum() / den.sum(),
-                "sd": float(np.std(num / den, ddof=1)) if mask.sum() > 1 else math.nan,
-                "adjusted_mean": adjusted,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def ab_test(events: Any, outcome: str | Metric | Sequence[str | Metric], **options: Any) -> Any:
     """Compare randomized arms: one Effect for one metric and one treatment arm, else an
     :class:`~impact.estimators.multiple.ABResults` (every arm x metric, corrected).
@@ -482,6 +462,11 @@ def ab_test(events: Any, outcome: str | Metric | Sequence[str | Metric], **optio
     """
     from impact.estimators.multiple import Experiment
 
+    if not isinstance(outcome, str | Sequence) and not hasattr(outcome, "kind"):
+        raise TypeError(
+            "outcome must be a column name, a metric (impact.Ratio(...)) or a list of them; "
+            f"got {type(outcome).__name__} {outcome!r}"
+        )
     experiment = {k: options.pop(k) for k in ("guardrails", "correction", "by") if k in options}
     single = isinstance(outcome, str) or hasattr(outcome, "kind")
     metrics = [outcome] if single else list(outcome)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from impact.errors import EstimationError
 
@@ -106,6 +107,14 @@ def compare(
     )
 
 
+def residualize(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`y` minus its pooled linear prediction from the centred columns of `x` (CUPED's
+    ``y - theta (x - mean x)`` for one or several covariates); the mean of `y` is kept."""
+    centred = x - x.mean(axis=0)
+    theta, *_ = np.linalg.lstsq(centred, y - y.mean(), rcond=None)
+    return y - centred @ theta
+
+
 def regression(
     y_t: np.ndarray, y_c: np.ndarray, x_t: np.ndarray, x_c: np.ndarray, *, use_t: bool = True
 ) -> Comparison:
@@ -152,3 +161,55 @@ def regression(
         variance_reduction=1 - vcov[1, 1] / raw if raw > 0 else 0.0,
         theta=tuple(float(b) for b in beta[2:]),
     )
+
+
+def covariate_matrix(columns: dict[str, pd.Series], notes: list[str]) -> pd.DataFrame | None:
+    """Unit-level covariates as floats; a unit missing one gets the mean (and a note)."""
+    if not columns:
+        return None
+    covs = pd.DataFrame(columns).astype("float64")
+    for name, values in covs.items():
+        if values.isna().all():
+            raise EstimationError(f"the covariate {name!r} has no value for any unit")
+        if n_missing := int(values.isna().sum()):
+            notes.append(
+                f"{n_missing} unit(s) have no {name} covariate value; they are "
+                "set to the mean over units (no adjustment for them)"
+            )
+            covs[name] = values.fillna(values.mean())
+    return covs
+
+
+def arm_table(
+    units: pd.DataFrame,
+    t_rows: pd.Series,
+    c_rows: pd.Series,
+    treatment: str,
+    control: str,
+    index: int,
+    comp: Comparison,
+    scale: float = 1.0,
+) -> pd.DataFrame:
+    """Per arm: units, raw mean (sum over sum), SD of unit values, adjusted mean."""
+    rows = []
+    for label, mask, adjusted in ((treatment, t_rows, comp.mean_t), (control, c_rows, comp.mean_c)):
+        num = units.loc[mask, f"{index}.num"].astype("float64")
+        den = units.loc[mask, f"{index}.den"].astype("float64")
+        rows.append(
+            {
+                "arm": label,
+                "units": int(mask.sum()),
+                "mean": num.sum() / den.sum() * scale,
+                "sd": float(np.std(num / den, ddof=1)) * scale if mask.sum() > 1 else math.nan,
+                "adjusted_mean": adjusted * scale,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def power_of_two(values: pd.Series) -> float:
+    """A power of two near the largest absolute value (1 for ordinary magnitudes)."""
+    largest = float(np.nanmax(np.abs(values.to_numpy(np.float64)))) if len(values) else 0.0
+    if not 0 < largest < math.inf or 1e-100 < largest < 1e100:
+        return 1.0
+    return float(2.0 ** math.floor(math.log2(largest)))

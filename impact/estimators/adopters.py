@@ -55,8 +55,9 @@ def adopter_units(
         (starts, "rollouts", [team, rollout]),
     ):
         if missing := [c for c in needed if c not in table.columns]:
-            raise EstimationError(f"no column(s) {missing} in the {label}; they have "
-                                  f"{sorted(table.columns)}")
+            raise EstimationError(
+                f"no column(s) {missing} in the {label}; they have {sorted(table.columns)}"
+            )
     starts = starts.filter(starts[rollout].notnull()).select(
         **{team: starts[team], "_rollout": starts[rollout].cast("date")}
     )
@@ -92,7 +93,7 @@ def adopter_units(
     for name in names:
         n, st, sy = per[f"_n_{name}"], per[f"_st_{name}"], per[f"_sy_{name}"]
         denom = n * per[f"_stt_{name}"] - st * st
-        trends[f"pre_trend_{name}"] = ((n * per[f"_sty_{name}"] - st * sy) / denom.nullif(0.0))
+        trends[f"pre_trend_{name}"] = (n * per[f"_sty_{name}"] - st * sy) / denom.nullif(0.0)
     per = per.mutate(
         adopted=per.ai_share_post.fill_null(0.0) > min_ai_share,
         pre_weekly_volume=per.pre_items.cast("float64")

@@ -125,7 +125,5 @@ def _weight_influence(
 ) -> np.ndarray:
     """Influence of the estimated weights ``share[k] / sum(share[keep])`` (units x cells)."""
     total = share[keep].sum()
-    member = np.column_stack(
-        [weights * (cohort_of_unit == group[k]) - share[k] for k in keep]
-    )
+    member = np.column_stack([weights * (cohort_of_unit == group[k]) - share[k] for k in keep])
     return member / total - np.outer(member.sum(axis=1), share[keep] / total**2)

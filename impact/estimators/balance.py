@@ -9,7 +9,7 @@ say the spread matches too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -74,16 +74,21 @@ def balance_table(
         )
 
 
-def love_plot(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """|SMD| per covariate before (hollow) and after (filled), with the 0.1 bar."""
+def love_plot(balance: Any, ax: Axes | None = None) -> Axes:
+    """|SMD| per covariate before (hollow) and after (filled), with the 0.1 bar.
+
+    `balance` is a matching or weighting `Effect` or its ``tables["balance"]``.
+    """
     import matplotlib.pyplot as plt
 
+    table = balance.tables["balance"] if hasattr(balance, "tables") else balance
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 0.35 * len(table) + 1.5))
     order = table.assign(_abs=table.smd_before.abs()).sort_values("_abs")
     rows = np.arange(len(order))
-    ax.scatter(order.smd_before.abs(), rows, facecolors="none", edgecolors="tab:gray",
-               label="before")
+    ax.scatter(
+        order.smd_before.abs(), rows, facecolors="none", edgecolors="tab:gray", label="before"
+    )
     ax.scatter(order.smd_after.abs(), rows, color="tab:blue", label="after")
     ax.axvline(SMD_THRESHOLD, color="tab:red", linestyle="--", linewidth=0.8)
     ax.set_yticks(rows, order.covariate)
@@ -94,11 +99,20 @@ def love_plot(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def overlap_plot(
-    scores: np.ndarray, treated: np.ndarray, ax: Axes | None = None, *, bins: int = 30
+    scores: Any, treated: np.ndarray | None = None, ax: Axes | None = None, *, bins: int = 30
 ) -> Axes:
-    """Histograms of the propensity score for adopters (up) and non-adopters (down)."""
+    """Histograms of the propensity score for adopters (up) and non-adopters (down).
+
+    Pass a matching or weighting `Effect` (its ``tables["units"]`` has the scores), or the
+    scores and the treated flags as arrays.
+    """
     import matplotlib.pyplot as plt
 
+    if hasattr(scores, "tables"):
+        units = scores.tables["units"]
+        scores, treated = units.score.to_numpy(), units.treated.to_numpy(dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    treated = np.asarray(treated, dtype=bool)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.5))
     edges = np.linspace(0.0, 1.0, bins + 1)

@@ -133,6 +133,12 @@ class ABResults:
     def __len__(self) -> int:
         return len(self.effects)
 
+    def __repr__(self) -> str:
+        lines = [f"<ABResults: {len(self.effects)} effect(s), {self.correction} correction>"]
+        for (_, row), effect in zip(self.index.iterrows(), self.effects, strict=True):
+            lines.append(f"  {row.arm} / {row.role}: {effect.headline()}")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True, slots=True)
 class Experiment:

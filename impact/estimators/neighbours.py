@@ -62,6 +62,8 @@ def nearest(
     """
     coords = np.asarray(coords, dtype=np.float64).reshape(len(strata), -1)
     shifted = _shifted(coords, strata)
+    if replace and shifted.shape[1] == 1:
+        return _nearest_sorted(shifted[:, 0], strata, targets, pool, k, max_distance)
     tree = cKDTree(shifted[pool])
     if replace:
         kk = min(k, len(pool))
@@ -72,7 +74,101 @@ def nearest(
         safe = np.where(found, idx, 0)
         ok = found & (strata[pool[safe]] == strata[targets][:, None])
         return _pairs(targets[rows[ok]], pool[safe[ok]], dist[ok])
+    if shifted.shape[1] == 1:
+        return _greedy_sorted(shifted[:, 0], strata, targets, pool, k, max_distance, order)
     return _greedy(shifted, strata, targets, pool, tree, k, max_distance, order)
+
+
+def _nearest_sorted(
+    values: np.ndarray,
+    strata: np.ndarray,
+    targets: np.ndarray,
+    pool: np.ndarray,
+    k: int,
+    max_distance: float,
+) -> Matches:
+    # One dimension: the k nearest lie in the window of k pool points either side of the
+    # target's insertion point in the sorted pool (np.searchsorted), so no tree is needed.
+    srt = np.argsort(values[pool], kind="stable")
+    pool_sorted = pool[srt]
+    sorted_values = values[pool_sorted]
+    n = len(pool_sorted)
+    pos = np.searchsorted(sorted_values, values[targets])
+    offsets = np.arange(-k, k)
+    cand = pos[:, None] + offsets[None, :]
+    inside = (cand >= 0) & (cand < n)
+    idx = pool_sorted[np.clip(cand, 0, n - 1)]
+    dist = np.where(inside, np.abs(values[idx] - values[targets][:, None]), np.inf)
+    kk = min(k, n)
+    pick = np.argsort(dist, axis=1, kind="stable")[:, :kk]
+    rows = np.arange(len(targets))[:, None]
+    idx, dist = idx[rows, pick], dist[rows, pick]
+    ok = np.isfinite(dist) & (dist <= max_distance) & (strata[idx] == strata[targets][:, None])
+    target_rows = np.broadcast_to(targets[:, None], idx.shape)
+    return _pairs(target_rows[ok], idx[ok], dist[ok])
+
+
+def _find(parent: list[int], i: int) -> int:
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression: later searches jump straight there
+        parent[i], i = root, parent[i]
+    return root
+
+
+def _greedy_sorted(
+    values: np.ndarray,
+    strata: np.ndarray,
+    targets: np.ndarray,
+    pool: np.ndarray,
+    k: int,
+    max_distance: float,
+    order: np.ndarray | None,
+) -> Matches:
+    # One dimension: the pool sorted once; two union-find chains point from any position to
+    # the nearest still-available pool unit on its right and on its left, so each greedy step
+    # costs near-constant time instead of a fresh tree search.
+    srt = np.argsort(values[pool], kind="stable")
+    pool_sorted = pool[srt]
+    sorted_values = values[pool_sorted]
+    n = len(pool_sorted)
+    vals = sorted_values.tolist()
+    pool_strata = strata[pool_sorted].tolist()
+    right = list(range(n + 1))  # right[i]: first available index >= i (n: none)
+    left = list(range(n + 1))  # left[i + 1]: last available index <= i (0: none)
+    positions = np.searchsorted(sorted_values, values[targets]).tolist()
+    target_values = values[targets].tolist()
+    target_strata = strata[targets].tolist()
+    out_t: list[int] = []
+    out_p: list[int] = []
+    out_d: list[float] = []
+    for row in range(len(targets)) if order is None else order.tolist():
+        x, stratum, pos = target_values[row], target_strata[row], positions[row]
+        for _ in range(k):
+            r = _find(right, pos)
+            lo = _find(left, pos) - 1
+            best, best_d = -1, max_distance
+            for j in (r, lo):  # ties go to the right-hand neighbour
+                if (
+                    0 <= j < n
+                    and pool_strata[j] == stratum
+                    and abs(vals[j] - x) <= best_d
+                    and (best < 0 or abs(vals[j] - x) < best_d)
+                ):
+                    best, best_d = j, abs(vals[j] - x)
+            if best < 0:
+                break
+            right[best] = best + 1
+            left[best + 1] = best
+            out_t.append(int(targets[row]))
+            out_p.append(int(pool_sorted[best]))
+            out_d.append(best_d)
+    return _pairs(
+        np.asarray(out_t, dtype=np.int64),
+        np.asarray(out_p, dtype=np.int64),
+        np.asarray(out_d, dtype=np.float64),
+    )
 
 
 def _greedy(
@@ -109,23 +205,35 @@ def _greedy(
                     if taken == k:
                         break
             last = i_row[-1] if len(i_row) else len(pool)
-            if (taken == k or depth >= len(pool) or last >= len(pool)
-                    or strata[pool[last]] != stratum):
+            if (
+                taken == k
+                or depth >= len(pool)
+                or last >= len(pool)
+                or strata[pool[last]] != stratum
+            ):
                 break
             # Every candidate so far was taken: widen the search for this target only.
             more = min(len(pool), 2 * depth)
-            d_all, i_all = tree.query(shifted[targets[row]], k=more,
-                                      distance_upper_bound=max_distance)
+            d_all, i_all = tree.query(
+                shifted[targets[row]], k=more, distance_upper_bound=max_distance
+            )
             d_row, i_row, depth = d_all[depth:], i_all[depth:], more
-    return _pairs(np.asarray(out_t, dtype=np.int64), np.asarray(out_p, dtype=np.int64),
-                  np.asarray(out_d, dtype=np.float64))
+    return _pairs(
+        np.asarray(out_t, dtype=np.int64),
+        np.asarray(out_p, dtype=np.int64),
+        np.asarray(out_d, dtype=np.float64),
+    )
 
 
 def _pairs(target: np.ndarray, pool: np.ndarray, distance: np.ndarray) -> Matches:
     order = np.argsort(target, kind="stable")
     target, pool, distance = target[order], pool[order], distance[order]
-    _, first, counts = np.unique(target, return_index=True, return_counts=True)
-    weight = np.repeat(1.0 / counts, counts) if len(target) else np.zeros(0)
+    if not len(target):
+        return Matches(target, pool, distance, np.zeros(0))
+    # Sorted, so run lengths are match counts (np.unique would hash a million ids: slower).
+    starts = np.flatnonzero(np.r_[True, target[1:] != target[:-1]])
+    counts = np.diff(np.r_[starts, len(target)])
+    weight = np.repeat(1.0 / counts, counts)
     return Matches(target, pool, distance, weight)
 
 
@@ -139,21 +247,23 @@ def within_group_variance(
     get their group's sample variance.
     """
     sigma2 = np.empty(len(y))
+    coords = np.asarray(coords, dtype=np.float64).reshape(len(strata), -1)
+    shifted = _shifted(coords, strata)
     for flag in (True, False):
         rows = np.flatnonzero(group == flag)
         pooled = float(np.var(y[rows], ddof=1)) if len(rows) > 1 else 0.0
         if len(rows) < 2:
             sigma2[rows] = pooled
             continue
-        coords2 = np.asarray(coords, dtype=np.float64).reshape(len(strata), -1)
-        shifted = _shifted(coords2, strata)
-        tree = cKDTree(shifted[rows])
-        kk = min(j + 1, len(rows))
-        _, idx = tree.query(shifted[rows], k=kk)
-        idx = idx.reshape(len(rows), kk)
-        neighbour = rows[idx]
-        not_self = neighbour != rows[:, None]
-        same = not_self & (strata[neighbour] == strata[rows][:, None])
+        if shifted.shape[1] == 1:
+            neighbour, same = _sorted_neighbours(shifted[rows, 0], j)
+            neighbour = rows[neighbour]
+        else:
+            kk = min(j + 1, len(rows))
+            _, idx = cKDTree(shifted[rows]).query(shifted[rows], k=kk)
+            neighbour = rows[idx.reshape(len(rows), kk)]
+            same = neighbour != rows[:, None]
+        same &= strata[neighbour] == strata[rows][:, None]
         # Keep at most j true neighbours (the query may or may not have returned the unit itself).
         same &= np.cumsum(same, axis=1) <= j
         count = same.sum(axis=1)
@@ -162,3 +272,22 @@ def within_group_variance(
             est = count / (count + 1.0) * (y[rows] - mean) ** 2
         sigma2[rows] = np.where(count > 0, est, pooled)
     return sigma2
+
+
+def _sorted_neighbours(values: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `j` nearest other points of each point on a line, from a window of the sorted order.
+
+    Returns (index, valid) arrays of shape (n, j), nearest first.
+    """
+    n = len(values)
+    srt = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[srt] = np.arange(n)
+    offsets = np.r_[np.arange(-j, 0), np.arange(1, j + 1)]
+    cand = rank[:, None] + offsets[None, :]
+    inside = (cand >= 0) & (cand < n)
+    cand_idx = srt[np.clip(cand, 0, n - 1)]
+    dist = np.where(inside, np.abs(values[cand_idx] - values[:, None]), np.inf)
+    pick = np.argsort(dist, axis=1, kind="stable")[:, :j]
+    rows = np.arange(n)[:, None]
+    return cand_idx[rows, pick], np.isfinite(dist[rows, pick])

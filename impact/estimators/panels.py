@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -89,6 +90,8 @@ def rollout_panel(
     # whole periods since the first one: period starts are aligned, so the division is exact
     index = ((joined.period.epoch_days() - start) / step).floor().cast("int64") + 1
     cohort_index = ((joined["_start"].epoch_days() - start) / step).floor().cast("int64") + 1
+    # a rollout before the first period: treated throughout (period 1), never "0" (= never)
+    cohort_index = ibis.cases((cohort_index < 1, 1), else_=cohort_index)
     shaped = joined.select(
         unit,
         *by,
@@ -114,9 +117,7 @@ _TRUNC = {"day": "D", "week": "W"}
 
 def _period_days(period: str) -> int:
     if period not in PERIOD_DAYS:
-        raise EstimationError(
-            f"DiD panels use day or week periods (equal lengths), got {period!r}"
-        )
+        raise EstimationError(f"DiD panels use day or week periods (equal lengths), got {period!r}")
     return PERIOD_DAYS[period]
 
 
@@ -133,10 +134,10 @@ def cohorts_from_treatment(
     previous = treated.groupby(ordered[unit]).shift(1, fill_value=False).astype(bool)
     switched_off = ordered.loc[previous & ~treated]
     if len(switched_off):
-        example = switched_off.iloc[0]
         raise EstimationError(
             f"treatment switches off for {switched_off[unit].nunique()} {unit} value(s) (e.g. "
-            f"{example[unit]!r} at {time} {example[time]!r}); staggered DiD assumes adoption "
+            f"{plain(switched_off[unit].iloc[0])!r} at {time} "
+            f"{plain(switched_off[time].iloc[0])!r}); staggered DiD assumes adoption "
             "is permanent. Treat switch-offs as still treated (intention to treat) or drop them."
         )
     first = ordered.loc[treated].groupby(unit)[time].min()
@@ -178,11 +179,11 @@ def wide(
     notes: list[str] = []
     dupes = frame.duplicated([unit, time])
     if dupes.any():
-        example = frame.loc[dupes].iloc[0]
         raise EstimationError(
-            f"{int(dupes.sum())} duplicated {unit} x {time} row(s) (e.g. {example[unit]!r} at "
-            f"{example[time]!r}); a panel has one row per unit and period. Aggregate first "
-            "(impact.rollout_panel)."
+            f"{int(dupes.sum())} duplicated {unit} x {time} row(s) (e.g. "
+            f"{plain(frame.loc[dupes, unit].iloc[0])!r} at {time} "
+            f"{plain(frame.loc[dupes, time].iloc[0])!r}); a panel has one row per unit and "
+            "period. Aggregate first (impact.rollout_panel)."
         )
     numeric = pd.to_numeric(frame[time], errors="coerce")
     if numeric.isna().any():
@@ -196,7 +197,7 @@ def wide(
     frame = frame.assign(_g=g)
     varying = frame.groupby(unit)["_g"].nunique()
     if (varying > 1).any():
-        bad = varying[varying > 1].index[0]
+        bad = plain(varying[varying > 1].index[0])
         raise EstimationError(
             f"{int((varying > 1).sum())} {unit} value(s) have more than one {cohort} (e.g. "
             f"{bad!r}); a cohort is the unit's first treated period and cannot change. A "
@@ -214,9 +215,9 @@ def wide(
     partial = counts[counts < len(times)]
     if len(partial):
         notes.append(
-            f"unbalanced panel: {len(partial)} of {len(counts)} {unit} value(s) are not observed "
-            f"in all {len(times)} periods (e.g. {partial.index[0]!r}) and were dropped, as R's "
-            "`did` does for panels; check why they are missing"
+            f"unbalanced panel: {len(partial)} of {len(counts)} {unit} value(s) are not "
+            f"observed in all {len(times)} periods (e.g. {plain(partial.index[0])!r}) and were "
+            "dropped, as R's `did` does for panels; check why they are missing"
         )
         frame = frame.loc[~frame[unit].isin(partial.index)]
     if frame.empty:
@@ -226,7 +227,7 @@ def wide(
     if len(early):
         notes.append(
             f"{len(early)} {unit} value(s) were treated from the first period on (no "
-            f"pre-period, e.g. {early[0]!r}) and were dropped"
+            f"pre-period, e.g. {plain(early[0])!r}) and were dropped"
         )
         frame = frame.loc[~frame[unit].isin(early)]
     late = frame["_g"].between(last, np.inf, inclusive="neither")
@@ -279,3 +280,9 @@ def panel_frame(data: Any, columns: Sequence[str | None]) -> pd.DataFrame:
     if isinstance(data, ir.Table):
         return data.select(needed).execute()
     raise TypeError(f"expected a DataFrame or an Ibis table, got {type(data).__name__}")
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as a Python one (whole floats as ints), for readable messages."""
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -17,11 +17,15 @@ import numpy as np
 from impact.errors import EstimationError, MissingDependencyError
 
 ScoreModel = Literal["logit", "gbm"]
-_EDGE = 1e-9  # scores this close to 0 or 1 mean a covariate separates adopters perfectly
+_EDGE = 1e-12  # scores are kept this far from 0 and 1 so their logits stay finite
 
 
 def fit_scores(
-    x: np.ndarray, treated: np.ndarray, *, model: ScoreModel = "logit", seed: int = 0,
+    x: np.ndarray,
+    treated: np.ndarray,
+    *,
+    model: ScoreModel = "logit",
+    seed: int = 0,
     names: tuple[str, ...] = (),
 ) -> np.ndarray:
     """Propensity scores P(treated | x) for every row of the float64 design `x`.
@@ -67,13 +71,16 @@ def _logit(x: np.ndarray, treated: np.ndarray, names: tuple[str, ...]) -> np.nda
         warnings.simplefilter("error", RuntimeWarning)
         try:
             fit = sm.Logit(treated.astype(np.float64), design).fit(disp=0, maxiter=100)
-        except (PerfectSeparationWarning, ConvergenceWarning, RuntimeWarning,
-                np.linalg.LinAlgError) as exc:
+        except (
+            PerfectSeparationWarning,
+            ConvergenceWarning,
+            RuntimeWarning,
+            np.linalg.LinAlgError,
+        ) as exc:
             raise _no_overlap(names) from exc
     scores = np.asarray(fit.predict(design), dtype=np.float64)
-    if scores.min() < _EDGE or scores.max() > 1 - _EDGE:
-        raise _no_overlap(names)
-    return scores
+    # Keep logits finite; weak overlap is reported by the diagnostics, not refused here.
+    return np.clip(scores, _EDGE, 1 - _EDGE)
 
 
 def logit_coefficients(x: np.ndarray, treated: np.ndarray) -> np.ndarray:
@@ -95,8 +102,12 @@ def _boosting(x: np.ndarray, treated: np.ndarray, seed: int) -> np.ndarray:
     if folds < 2:
         raise EstimationError("gradient-boosted scores need at least 2 treated and 2 control units")
     model = HistGradientBoostingClassifier(
-        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-        early_stopping=False, random_state=seed,
+        max_iter=200,
+        learning_rate=0.05,
+        max_leaf_nodes=15,
+        min_samples_leaf=20,
+        early_stopping=False,
+        random_state=seed,
     )
     # Cross-fitted: each unit's score comes from a model that never saw it.
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)

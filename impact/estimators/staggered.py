@@ -145,7 +145,8 @@ def _two_by_two(
     dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, adjustment: Adjustment
 ) -> tuple[float, np.ndarray]:
     """ATT on outcome changes and its influence function (Sant'Anna and Zhao 2020, panel)."""
-    design = np.column_stack([np.ones(len(dy)), x]) if adjustment != "none" else np.ones((len(dy), 1))
+    ones = np.ones((len(dy), 1))
+    design = np.column_stack([ones, x]) if adjustment != "none" else ones
     if adjustment == "doubly_robust":
         return _doubly_robust(dy, d.astype(float), design, w)
     return _outcome_regression(dy, d.astype(float), design, w)
@@ -182,17 +183,8 @@ def _doubly_robust(
 ) -> tuple[float, np.ndarray]:
     """Doubly robust DiD (Sant'Anna and Zhao 2020, `drdid_panel`): logit propensity score and a
     linear outcome model among comparison units; consistent if either is right."""
-    import statsmodels.api as sm
-
     n = len(dy)
-    try:
-        logit = sm.GLM(d, design, family=sm.families.Binomial(), freq_weights=w).fit()
-    except Exception as exc:  # perfect separation and friends
-        raise EstimationError(
-            f"the propensity-score model failed in a group-time cell ({exc}); use "
-            "adjustment='regression' or fewer covariates"
-        ) from exc
-    ps = np.clip(logit.fittedvalues, 1e-16, 1 - 1e-6)
+    ps = np.clip(_logit(d, design, w), 1e-16, 1 - 1e-6)
     control_w = w * (1 - d)
     xtx = (design * control_w[:, None]).T @ design
     beta = np.linalg.solve(xtx, (design * control_w[:, None]).T @ dy)
@@ -217,3 +209,21 @@ def _doubly_robust(
     m3 = (w_cont[:, None] * design).mean(axis=0)
     inf_control = (inf_cont_1 + lin_ps @ m2 - lin_ols @ m3) / w_cont.mean()
     return float(eta_treat - eta_cont), inf_treat - inf_control
+
+
+def _logit(d: np.ndarray, design: np.ndarray, w: np.ndarray, max_iter: int = 100) -> np.ndarray:
+    """Fitted probabilities of a weighted logistic regression (Newton-Raphson)."""
+    beta = np.zeros(design.shape[1])
+    for _ in range(max_iter):
+        p = 1 / (1 + np.exp(-np.clip(design @ beta, -30, 30)))
+        hessian = (design * (w * p * (1 - p))[:, None]).T @ design
+        if np.linalg.matrix_rank(hessian) < design.shape[1]:
+            break
+        step = np.linalg.solve(hessian, design.T @ (w * (d - p)))
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            return 1 / (1 + np.exp(-np.clip(design @ beta, -30, 30)))
+    raise EstimationError(
+        "the propensity-score model did not converge in a group-time cell (the covariates "
+        "separate treated from comparison units); use adjustment='regression' or fewer covariates"
+    )

@@ -125,7 +125,7 @@ def cost_per_outcome(
         >>> reg = Register.from_yaml("assumptions/ai_assist.yaml")
         >>> c = cost_per_outcome(ev, costs=reg)
         >>> round(c.with_ai.point, 2), c.with_ai.unit
-        (4.74, 'usd')
+        (4.75, 'usd')
     """
     costs.require(
         ["labour_usd_per_hour", "tickets_per_month", "adoption_max"], purpose="cost per outcome"

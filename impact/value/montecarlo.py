@@ -158,6 +158,7 @@ class Payback:
             ("P(ROI > 0)", f"{self.p_roi_positive:.2f}"),
             ("never pays back", f"{self.p_never:.0%} of simulated futures"),
             ("net value per AI-assisted ticket", str(self.value_per_ticket)),
+            ("effects", "; ".join(e.headline() for e in self.case.effects)),
             ("assumptions", self.register_label),
             ("simulation", f"{len(self.draws):,} draws, seed {self.seed}"),
         ]

@@ -111,7 +111,7 @@ def sensitivity(case: BusinessCase) -> Sensitivity:
             _row(
                 e.outcome,
                 "effect",
-                f"{e.outcome} per ticket",
+                "effect per ticket",
                 e.ci_low,
                 e.estimate,
                 e.ci_high,
@@ -141,7 +141,7 @@ def break_even(case: BusinessCase, name: str) -> BreakEven:
     values, effects = case.register.values(), case.point_effects()
     if name in effects:
         e = next(e for e in case.effects if e.outcome == name)
-        base, low, high, unit = e.estimate, e.ci_low, e.ci_high, f"{e.outcome} per ticket"
+        base, low, high, unit = e.estimate, e.ci_low, e.ci_high, "effect per ticket"
 
         def npv_at(x: float) -> float:
             return float(case.flows(values, effects | {name: x}).npv()[0])

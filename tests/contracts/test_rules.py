@@ -299,6 +299,12 @@ def test_sql_checks_are_listed_not_run(write_contract: Callable[..., Path]) -> N
             "metric 'averageValue' is not supported",
         ),
         (
+            "- name: x\n  logicalType: string\n  quality:\n    - metric: invalidValues\n"
+            "      arguments: {validValues: [yes, no]}\n",
+            "",
+            "quote every validValues entry",
+        ),
+        (
             "- name: x\n  logicalType: timestamp\n  logicalTypeOptions:\n"
             "    defaultTimezone: Europe/Paris\n",
             "",

@@ -9,6 +9,8 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from impact.contracts import RULES_COLUMN, Validation, load_contract, require_columns, validate
 from impact.errors import ContractError
@@ -216,3 +218,53 @@ def test_require_columns() -> None:
         require_columns(ibis.memtable({"a": [1]}), "a", "b", "c", what="panel")
     assert info.value.failures.column.tolist() == ["b", "c"]
     assert str(info.value).startswith("panel: 2 check(s) failed")
+
+
+def test_two_broken_copies_are_both_quarantined(clean_events: pd.DataFrame) -> None:
+    bad = clean_events.iloc[[5]].assign(csat=9)
+    frame = pd.concat([clean_events.drop(index=5), bad, bad], ignore_index=True)
+    check = validate(frame, "workflow_events")
+    assert failed(check) == {"duplicate event_id": 1, "csat <= 5": 2}
+    assert (check.rows_valid, check.rows_quarantined) == (199, 2)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    damage=st.lists(
+        st.tuples(
+            st.integers(0, 199),
+            st.sampled_from(["copy", "null_team", "long", "early_end", "bad_region"]),
+        ),
+        max_size=40,
+    )
+)
+def test_valid_and_quarantine_partition_any_input(
+    clean_events: pd.DataFrame, damage: list[tuple[int, str]]
+) -> None:
+    frame = clean_events.copy()
+    extra = []
+    for row, kind in damage:
+        if kind == "copy":
+            extra.append(clean_events.iloc[[row]])
+        elif kind == "null_team":
+            frame.loc[row, "team_id"] = None
+        elif kind == "long":
+            frame.loc[row, "handle_time_minutes"] = 5000.0
+        elif kind == "early_end":
+            frame.loc[row, "ended_at"] = frame.loc[row, "started_at"] - pd.Timedelta(hours=1)
+        else:
+            frame.loc[row, "region"] = "MOON"
+    frame = pd.concat([frame, *extra], ignore_index=True)
+    check = validate(frame, "workflow_events")
+    valid = check.valid.to_pandas()
+    quarantine = check.quarantine.to_pandas()
+    assert len(valid) + len(quarantine) == len(frame) == check.rows_checked
+    assert (len(valid), len(quarantine)) == (check.rows_valid, check.rows_quarantined)
+    assert valid.event_id.is_unique
+    assert set(valid.event_id) | set(quarantine.event_id) == set(frame.event_id)
+    assert (quarantine[RULES_COLUMN] != "").all()
+    n_failed = dict(zip(check.summary.rule, check.summary.n_failed, strict=True))
+    assert n_failed["duplicate event_id"] == len(frame) - frame.event_id.nunique()

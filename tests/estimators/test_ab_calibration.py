@@ -43,8 +43,9 @@ def _assignments(n_units: int, n_sims: int, seed: int) -> np.ndarray:
     return np.argsort(rng.uniform(size=(n_sims, n_units)), axis=1) < n_t
 
 
-def _test(num: np.ndarray, den: np.ndarray, treated: np.ndarray, *, cov=None, use_t=True
-          ) -> tuple[adjustment.Comparison, tuple[float, float, float]]:
+def _test(
+    num: np.ndarray, den: np.ndarray, treated: np.ndarray, *, cov=None, use_t=True
+) -> tuple[adjustment.Comparison, tuple[float, float, float]]:
     t, c = treated, ~treated
     pairs = [(num[t], den[t]), (num[c], den[c])]
     covs = [(cov[0][t], cov[1][t]), (cov[0][c], cov[1][c])] if cov is not None else [None, None]
@@ -74,8 +75,9 @@ def test_interval_coverage_with_a_true_effect(weekly) -> None:
         covered_abs.append(low <= delta <= high)
         scaled = total * np.where(arm, 1 + lift, 1.0)  # multiplicative: the true lift is `lift`
         comp, _ = _test(scaled, n, arm)
-        ratio, se = _inference.ratio_lift(comp.mean_t, comp.var_mean_t, comp.mean_c,
-                                          comp.var_mean_c)
+        ratio, se = _inference.ratio_lift(
+            comp.mean_t, comp.var_mean_t, comp.mean_c, comp.var_mean_c
+        )
         lo, hi = _inference.lift_interval(ratio, se, confidence=0.95)
         covered_lift.append(lo <= lift <= hi)
     print(f"coverage: effect {np.mean(covered_abs):.4f}, ratio lift {np.mean(covered_lift):.4f}")
@@ -123,8 +125,10 @@ def test_weekly_looks_keep_the_sequential_false_positive_rate(weekly) -> None:
             fixed_hit |= p < 0.05
         ever_seq.append(seq_hit)
         ever_fixed.append(fixed_hit)
-    print(f"A/A, 8 weekly looks: sequential {np.mean(ever_seq):.4f}, "
-          f"fixed-horizon peeking {np.mean(ever_fixed):.4f}")
+    print(
+        f"A/A, 8 weekly looks: sequential {np.mean(ever_seq):.4f}, "
+        f"fixed-horizon peeking {np.mean(ever_fixed):.4f}"
+    )
     assert np.mean(ever_seq) <= 0.05
     assert np.mean(ever_fixed) > 0.07  # why the sequential test exists
     assert math.isfinite(mixture)

@@ -12,8 +12,9 @@ from scipy import stats
 from impact import ABTest, EstimationError, ab_test
 
 
-def make_events(seed: int = 0, n_units: int = 60, share: float = 0.25, effect: float = -2.0
-                ) -> pd.DataFrame:
+def make_events(
+    seed: int = 0, n_units: int = 60, share: float = 0.25, effect: float = -2.0
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     units = [f"u{i:03d}" for i in range(n_units)]
     arms = np.where(rng.permutation(n_units) < round(n_units * share), "treatment", "control")
@@ -77,7 +78,8 @@ def test_events_are_averaged_per_unit_not_pooled() -> None:
     events = make_events(5)
     pooled = stats.ttest_ind(
         events.loc[events.arm == "treatment", "handle_time_minutes"],
-        events.loc[events.arm == "control", "handle_time_minutes"], equal_var=False,
+        events.loc[events.arm == "control", "handle_time_minutes"],
+        equal_var=False,
     )
     effect = ab_test(events, "handle_time_minutes")
     assert effect.p_value != pytest.approx(pooled.pvalue, rel=1e-3)
@@ -114,8 +116,9 @@ def test_sample_ratio_mismatch_is_flagged() -> None:
 
 def test_unit_in_two_arms_is_an_error() -> None:
     events = make_events(9)
-    crossed = events.iloc[[0]].assign(arm="treatment" if events.arm.iloc[0] == "control"
-                                      else "control")
+    crossed = events.iloc[[0]].assign(
+        arm="treatment" if events.arm.iloc[0] == "control" else "control"
+    )
     with pytest.raises(EstimationError, match=r"1 agent_id value\(s\) appear in more than one"):
         ab_test(pd.concat([events, crossed]), "handle_time_minutes")
 

@@ -28,8 +28,13 @@ pytestmark = pytest.mark.reference
 ASSIGNED = pd.Timestamp("2026-04-06", tz="UTC")
 
 
-def make_events(seed: int = 0, n_units: int = 80, share: float = 0.3, effect: float = -1.5,
-                arms: tuple[str, ...] = ("treatment",)) -> pd.DataFrame:
+def make_events(
+    seed: int = 0,
+    n_units: int = 80,
+    share: float = 0.3,
+    effect: float = -1.5,
+    arms: tuple[str, ...] = ("treatment",),
+) -> pd.DataFrame:
     """Events of a pilot with a pre-period: heavy-tailed handle times, unit levels, AI use."""
     rng = np.random.default_rng(seed)
     labels = np.array(["control", *arms])
@@ -44,14 +49,21 @@ def make_events(seed: int = 0, n_units: int = 80, share: float = 0.3, effect: fl
         post = when >= 0
         ai = post & treated & (rng.uniform(size=len(when)) < 0.8)
         y = level * rng.lognormal(0, 0.5, len(when)) + np.where(ai, effect / 0.8, 0.0)
-        rows.append(pd.DataFrame({
-            "agent_id": f"u{i:03d}", "arm": arm[i], "assigned_at": ASSIGNED,
-            "started_at": (ASSIGNED + pd.to_timedelta(when, unit="D")).floor("us"),
-            "handle_time_minutes": y, "ai_used": ai,
-            "resolved": rng.uniform(size=len(when)) < 0.8 + 0.05 * ai,
-            "tenure_months": level * 3 + rng.normal(0, 2),
-            "workflow": rng.choice(["billing", "technical"], len(when)),
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "agent_id": f"u{i:03d}",
+                    "arm": arm[i],
+                    "assigned_at": ASSIGNED,
+                    "started_at": (ASSIGNED + pd.to_timedelta(when, unit="D")).floor("us"),
+                    "handle_time_minutes": y,
+                    "ai_used": ai,
+                    "resolved": rng.uniform(size=len(when)) < 0.8 + 0.05 * ai,
+                    "tenure_months": level * 3 + rng.normal(0, 2),
+                    "workflow": rng.choice(["billing", "technical"], len(when)),
+                }
+            )
+        )
     out = pd.concat(rows, ignore_index=True)
     return out.astype({"started_at": "datetime64[us, UTC]", "assigned_at": "datetime64[us, UTC]"})
 
@@ -59,9 +71,13 @@ def make_events(seed: int = 0, n_units: int = 80, share: float = 0.3, effect: fl
 def per_unit(events: pd.DataFrame, post: bool = True) -> pd.DataFrame:
     part = events[(events.started_at >= events.assigned_at) == post]
     out = part.groupby(["agent_id", "arm"]).agg(
-        y_mean=("handle_time_minutes", "mean"), y_sum=("handle_time_minutes", "sum"),
-        n=("handle_time_minutes", "size"), d=("ai_used", "mean"), r=("resolved", "mean"),
-        r_sum=("resolved", "sum"), tenure=("tenure_months", "mean"),
+        y_mean=("handle_time_minutes", "mean"),
+        y_sum=("handle_time_minutes", "sum"),
+        n=("handle_time_minutes", "size"),
+        d=("ai_used", "mean"),
+        r=("resolved", "mean"),
+        r_sum=("resolved", "sum"),
+        tenure=("tenure_months", "mean"),
     )
     return out.reset_index()
 
@@ -140,18 +156,19 @@ def test_ratio_se_is_clustered_on_units_like_statsmodels(events: pd.DataFrame) -
         g = arm.agent_id.nunique()
         one = sm.OLS(arm.handle_time_minutes, np.ones(len(arm))).fit(
             cov_type="cluster",
-            cov_kwds={"groups": arm.agent_id.astype("category").cat.codes,
-                      "use_correction": False},
+            cov_kwds={"groups": arm.agent_id.astype("category").cat.codes, "use_correction": False},
         )
         variance += one.bse.iloc[0] ** 2 * g / (g - 1)
     assert effect.std_error == pytest.approx(math.sqrt(variance), rel=1e-9)
     assert effect.std_error == pytest.approx(fit.bse.iloc[1], rel=0.05)
 
 
-def test_regression_adjustment_matches_statsmodels_hc2(units: pd.DataFrame,
-                                                        events: pd.DataFrame) -> None:
-    effect = impact.ab_test(events, "handle_time_minutes", pre_period="assignment",
-                            covariate="tenure_months")
+def test_regression_adjustment_matches_statsmodels_hc2(
+    units: pd.DataFrame, events: pd.DataFrame
+) -> None:
+    effect = impact.ab_test(
+        events, "handle_time_minutes", pre_period="assignment", covariate="tenure_months"
+    )
     assert effect.method == "ab.mean+regression"
     # Lin (2013): centred covariates interacted with the treatment dummy.
     tenure = events.groupby("agent_id").tenure_months.mean()
@@ -221,8 +238,9 @@ def test_experiment_holm_over_arms_and_metrics_matches_statsmodels() -> None:
     res = impact.ab_test(post, ["handle_time_minutes", "resolved"], correction="holm")
     frame = res.to_frame()
     assert sorted(frame.arm.unique()) == ["large", "small"] and len(frame) == 4
-    np.testing.assert_allclose(frame.p_value, multipletests(frame.p_unadjusted, method="holm")[1],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        frame.p_value, multipletests(frame.p_unadjusted, method="holm")[1], rtol=1e-12
+    )
     one = impact.ab_test(post, "resolved", treatment="large")
     assert res.effect("resolved", "large").estimate == pytest.approx(one.estimate, rel=1e-12)
 
@@ -237,8 +255,9 @@ def test_planning_matches_statsmodels_power(events: pd.DataFrame, share: float) 
     d = NormalIndPower().solve_power(nobs1=n_t, ratio=n_c / n_t, alpha=0.05, power=0.8)
     assert plan.mde / sd == pytest.approx(d, rel=1e-5)  # statsmodels solves to ~1e-6
     sized = impact.plan_ab(pre, "handle_time_minutes", treatment_share=share, mde=plan.mde)
-    n1 = NormalIndPower().solve_power(effect_size=plan.mde / sd, ratio=(1 - share) / share,
-                                      alpha=0.05, power=0.8)
+    n1 = NormalIndPower().solve_power(
+        effect_size=plan.mde / sd, ratio=(1 - share) / share, alpha=0.05, power=0.8
+    )
     # Ours is the smallest whole number of units reaching the power; statsmodels' is continuous.
     assert sized.n_units - 1 < n1 / share * (1 + 1e-5) and sized.n_units > n1 / share * (1 - 1e-5)
     assert NormalIndPower().power(plan.mde / sd, n_t, 0.05, ratio=n_c / n_t) == pytest.approx(
@@ -251,11 +270,13 @@ def test_confidence_sequence_is_growthbooks_normal_mixture() -> None:
     # sigma * sqrt(2 (N rho^2 + 1) / (N^2 rho^2) * ln(sqrt(N rho^2 + 1) / a)).
     alpha, sigma, n_star, n = 0.05, 3.0, 500, 120
     rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / n_star
-    half = sigma * math.sqrt(2 * (n * rho2 + 1) / (n**2 * rho2)
-                             * math.log(math.sqrt(n * rho2 + 1) / alpha))
+    half = sigma * math.sqrt(
+        2 * (n * rho2 + 1) / (n**2 * rho2) * math.log(math.sqrt(n * rho2 + 1) / alpha)
+    )
     tau2 = sequential.tuned_mixture_var(sigma**2 / n_star, alpha)
-    low, high, _ = sequential.confidence_sequence(1.0, sigma / math.sqrt(n), confidence=0.95,
-                                                  mixture_var=tau2)
+    low, high, _ = sequential.confidence_sequence(
+        1.0, sigma / math.sqrt(n), confidence=0.95, mixture_var=tau2
+    )
     assert (high - low) / 2 == pytest.approx(half, rel=1e-12)
     # p < alpha exactly when the null lies outside the sequence.
     for estimate in (low - 1.0 + 1e-9, low - 1.0 - 1e-9):

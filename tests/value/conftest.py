@@ -49,14 +49,23 @@ def register(**values: float) -> Register:
     return Register.from_dict(raw)
 
 
-def effect(outcome: str = "handle_time_minutes", estimate: float = -2.0, se: float = 0.5,
-           **changes: Any) -> Effect:
+def effect(
+    outcome: str = "handle_time_minutes", estimate: float = -2.0, se: float = 0.5, **changes: Any
+) -> Effect:
     base = dict(
-        outcome=outcome, method="ab.welch", estimand="ATE", estimate=estimate, std_error=se,
-        ci_low=estimate - 1.96 * se, ci_high=estimate + 1.96 * se, p_value=0.001,
-        baseline=12.0, lift=estimate / 12.0,
+        outcome=outcome,
+        method="ab.welch",
+        estimand="ATE",
+        estimate=estimate,
+        std_error=se,
+        ci_low=estimate - 1.96 * se,
+        ci_high=estimate + 1.96 * se,
+        p_value=0.001,
+        baseline=12.0,
+        lift=estimate / 12.0,
         lift_ci=((estimate - 1.96 * se) / 12.0, (estimate + 1.96 * se) / 12.0),
-        n_treated=40, n_control=160,
+        n_treated=40,
+        n_control=160,
     )
     return Effect(**(base | changes))
 

@@ -170,11 +170,12 @@ def test_roi_needs_costs() -> None:
 
 
 def test_schedule_table_has_calendar_months() -> None:
-    from impact.value.cashflow import schedule_frame
-
     import pandas as pd
 
-    frame = schedule_frame(BusinessCase((effect(),), register()).flows(),
-                           pd.Timestamp("2026-07-01"))
+    from impact.value.cashflow import schedule_frame
+
+    frame = schedule_frame(
+        BusinessCase((effect(),), register()).flows(), pd.Timestamp("2026-07-01")
+    )
     assert frame.month_start.iloc[1] == pd.Timestamp("2026-07-01")
     assert frame.cumulative_usd.iloc[10] == pytest.approx(0.0)

@@ -22,28 +22,32 @@ def small() -> pd.DataFrame:
     rng = np.random.default_rng(11)
     n = 400
     ai = rng.random(n) < 0.6
-    return pd.DataFrame({
-        "workflow": rng.choice(["billing", "technical"], n),
-        "ai_used": ai,
-        "ai_model": np.where(ai, rng.choice(["small", "large"], n), None),
-        "resolved": rng.random(n) < 0.8,
-        "handle_time_minutes": rng.gamma(3.0, 4.0, n),
-        "compute_cost_usd": np.where(ai, rng.gamma(2.0, 0.05, n), 0.0),
-        "review_minutes": np.where(ai, rng.gamma(2.0, 0.5, n), 0.0),
-        "correction_minutes": np.where(rng.random(n) < 0.1, rng.gamma(1.5, 10.0, n), 0.0),
-    })
+    return pd.DataFrame(
+        {
+            "workflow": rng.choice(["billing", "technical"], n),
+            "ai_used": ai,
+            "ai_model": np.where(ai, rng.choice(["small", "large"], n), None),
+            "resolved": rng.random(n) < 0.8,
+            "handle_time_minutes": rng.gamma(3.0, 4.0, n),
+            "compute_cost_usd": np.where(ai, rng.gamma(2.0, 0.05, n), 0.0),
+            "review_minutes": np.where(ai, rng.gamma(2.0, 0.5, n), 0.0),
+            "correction_minutes": np.where(rng.random(n) < 0.1, rng.gamma(1.5, 10.0, n), 0.0),
+        }
+    )
 
 
 def by_hand(frame: pd.DataFrame, *, shift: float = 0.0, ai_free: bool = False) -> pd.Series:
     """Component totals priced directly in pandas; `shift` minutes undone per ticket."""
     n = len(frame)
-    return pd.Series({
-        "handling": (frame.handle_time_minutes.sum() - shift * n) * LABOUR_PER_MIN,
-        "compute": 0.0 if ai_free else frame.compute_cost_usd.sum(),
-        "review": 0.0 if ai_free else frame.review_minutes.sum() * LABOUR_PER_MIN,
-        "correction": frame.correction_minutes.sum() * LABOUR_PER_MIN,
-        "overhead": 0.0 if ai_free else n * OVERHEAD_PER_AI_TICKET,
-    })
+    return pd.Series(
+        {
+            "handling": (frame.handle_time_minutes.sum() - shift * n) * LABOUR_PER_MIN,
+            "compute": 0.0 if ai_free else frame.compute_cost_usd.sum(),
+            "review": 0.0 if ai_free else frame.review_minutes.sum() * LABOUR_PER_MIN,
+            "correction": frame.correction_minutes.sum() * LABOUR_PER_MIN,
+            "overhead": 0.0 if ai_free else n * OVERHEAD_PER_AI_TICKET,
+        }
+    )
 
 
 def test_decomposition_matches_pandas(small: pd.DataFrame) -> None:
@@ -52,7 +56,9 @@ def test_decomposition_matches_pandas(small: pd.DataFrame) -> None:
     outcomes = ai.resolved.sum()
     with_ai = by_hand(ai) / outcomes
     without_ai = by_hand(ai, shift=-2.0, ai_free=True) / outcomes
-    other = by_hand(small.loc[~small.ai_used], ai_free=True) / small.loc[~small.ai_used].resolved.sum()
+    other = (
+        by_hand(small.loc[~small.ai_used], ai_free=True) / small.loc[~small.ai_used].resolved.sum()
+    )
     parts = result.components()
     np.testing.assert_allclose(parts.loc["with AI"], with_ai, rtol=1e-12)
     np.testing.assert_allclose(parts.loc["without AI (counterfactual)"], without_ai, rtol=1e-12)
@@ -69,16 +75,18 @@ def test_counterfactual_interval_follows_the_effect_ci(small: pd.DataFrame) -> N
     e = effect(estimate=-2.0, se=0.5)
     result = cost_per_outcome(small, costs=register(), effect=e)
     ai = small.loc[small.ai_used]
-    ends = [by_hand(ai, shift=x, ai_free=True).sum() / ai.resolved.sum()
-            for x in (e.ci_low, e.ci_high)]
+    ends = [
+        by_hand(ai, shift=x, ai_free=True).sum() / ai.resolved.sum() for x in (e.ci_low, e.ci_high)
+    ]
     assert result.without_ai.low == pytest.approx(min(ends), rel=1e-12)
     assert result.without_ai.high == pytest.approx(max(ends), rel=1e-12)
     # The labour rate is fixed here, so the observed cost has no spread.
     assert result.with_ai.low == result.with_ai.high == result.with_ai.point
 
 
-def test_labour_range_widens_the_observed_cost(small: pd.DataFrame,
-                                               sample_register: Register) -> None:
+def test_labour_range_widens_the_observed_cost(
+    small: pd.DataFrame, sample_register: Register
+) -> None:
     result = cost_per_outcome(small, costs=sample_register)
     assert result.with_ai.low < result.with_ai.point < result.with_ai.high
 
@@ -96,8 +104,7 @@ def test_incremental_cost_per_incremental_outcome(small: pd.DataFrame) -> None:
 
 def test_segments_match_pandas_groupby(small: pd.DataFrame) -> None:
     result = cost_per_outcome(small, costs=register(), by=["workflow", "ai_model"])
-    table = result.table.loc[result.table.scenario == "with AI"].set_index(
-        ["workflow", "ai_model"])
+    table = result.table.loc[result.table.scenario == "with AI"].set_index(["workflow", "ai_model"])
     ai = small.loc[small.ai_used]
     for (workflow, model), group in ai.groupby(["workflow", "ai_model"]):
         expected = by_hand(group)
@@ -122,7 +129,7 @@ def test_on_simulated_events_by_model(events: pd.DataFrame, sample_register: Reg
 def test_bad_input(small: pd.DataFrame) -> None:
     broken = small.copy()
     broken.loc[3, "compute_cost_usd"] = -0.5
-    with pytest.raises(EstimationError, match="1 event.*negative, null or NaN cost"):
+    with pytest.raises(EstimationError, match=r"1 event.*negative, null or NaN cost"):
         cost_per_outcome(broken, costs=register())
     with pytest.raises(EstimationError, match=r"needs column\(s\) \['review_minutes'\]"):
         cost_per_outcome(small.drop(columns="review_minutes"), costs=register())

@@ -12,7 +12,9 @@ from .conftest import effect, register
 RULE = DecisionRule(
     NorthStar("handle_time_minutes", "lower", min_lift=0.05),
     guardrails=(Guardrail("reopened", "lower", 0.01), Guardrail("csat", "higher", 0.1)),
-    payback_months=12, scale_probability=0.8, pivot_probability=0.2,
+    payback_months=12,
+    scale_probability=0.8,
+    pivot_probability=0.2,
 )
 STAR = effect(estimate=-2.16, se=0.3673)  # lift -18% (CI -24% to -12%)
 HOLDS = [effect("reopened", estimate=0.002, se=0.0025), effect("csat", estimate=0.0, se=0.03)]
@@ -34,8 +36,7 @@ def test_scale_when_everything_holds(pays) -> None:
     p = pays.probability(12)
     assert p == 1.0
     assert d.headline == (
-        "scale: handle time -18% (CI -24% to -12%), guardrails hold, "
-        "P(payback <= 12 months) = 1.00"
+        "scale: handle time -18% (CI -24% to -12%), guardrails hold, P(payback <= 12 months) = 1.00"
     )
     assert set(d.checks.status) == {"improved", "holds", "likely"}
 
@@ -107,8 +108,10 @@ def test_rule_from_the_sample_register(sample_register: Register) -> None:
         ({"north_star": {"outcome": "x", "better": "down"}}, "better must be 'lower' or"),
         ({"north_star": {"outcome": "x"}, "scale_probability": 0.1}, "pivot_probability <"),
         ({"north_star": {"outcome": "x", "goal": 3}}, "decision config"),
-        ({"north_star": {"outcome": "x"}, "guardrails": [{"outcome": "y", "margin": -1}]},
-         "margin must be >= 0"),
+        (
+            {"north_star": {"outcome": "x"}, "guardrails": [{"outcome": "y", "margin": -1}]},
+            "margin must be >= 0",
+        ),
     ],
 )
 def test_bad_decision_config(raw: dict, message: str) -> None:

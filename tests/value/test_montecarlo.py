@@ -105,8 +105,10 @@ def test_the_sample_register_uncertainty_widens_the_interval(sample_register: Re
     e = effect(estimate=-2.2, se=0.4)
     points_only = dataclasses.replace(
         sample_register,
-        assumptions={n: dataclasses.replace(a, distribution="fixed")
-                     for n, a in sample_register.assumptions.items()},
+        assumptions={
+            n: dataclasses.replace(a, distribution="fixed")
+            for n, a in sample_register.assumptions.items()
+        },
     )
     value = payback(e, costs=sample_register, draws=5_000)
     effect_only = payback(e, costs=points_only, draws=5_000)

@@ -16,12 +16,18 @@ def test_payback_notebook_runs_on_sample_data(tmp_path: Path) -> None:
     papermill = pytest.importorskip("papermill")
     out = tmp_path / "payback.ipynb"
     papermill.execute_notebook(
-        str(NOTEBOOK), str(out), parameters={"draws": 2000}, kernel_name="impact",
-        cwd=str(NOTEBOOK.parent), progress_bar=False,
+        str(NOTEBOOK),
+        str(out),
+        parameters={"draws": 2000},
+        kernel_name="impact",
+        cwd=str(NOTEBOOK.parent),
+        progress_bar=False,
     )
     nb = nbformat.read(out, as_version=4)
     text = "\n".join(
-        str(o.get("data", {}).get("text/html", "")) for c in nb.cells if c.cell_type == "code"
+        str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
         for o in c.get("outputs", [])
     )
     assert "register 2026.03.1 (sha " in text

@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
-from impact.value import Register, cost_per_outcome, payback  # noqa: E402
+from impact.value import Register, cost_per_outcome, payback
 
-from .conftest import effect, register  # noqa: E402
+from .conftest import effect, register
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,9 @@ def test_cumulative_says_when_it_never_pays_back() -> None:
 
 
 def test_cost_stack(events: pd.DataFrame, sample_register: Register) -> None:
-    ax = cost_per_outcome(events, costs=sample_register, effect=effect(estimate=-2.0, se=0.4)).plot()
+    ax = cost_per_outcome(
+        events, costs=sample_register, effect=effect(estimate=-2.0, se=0.4)
+    ).plot()
     assert "(USD)" in ax.get_ylabel()
     assert len(ax.patches) == 3 * 5  # three scenarios x five components
 

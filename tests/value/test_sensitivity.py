@@ -19,8 +19,7 @@ def npv(e: float, labour: float = 60.0) -> float:
 
 def uncertain_labour() -> Register:
     raw = copy.deepcopy(FIXED)
-    raw["assumptions"]["labour_usd_per_hour"].update(low=30.0, high=90.0,
-                                                     distribution="triangular")
+    raw["assumptions"]["labour_usd_per_hour"].update(low=30.0, high=90.0, distribution="triangular")
     return Register.from_dict(raw)
 
 
