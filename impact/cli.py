@@ -40,8 +40,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--contract", "-c", required=True, help="Contract name or path to an ODCS file.")
-@click.option("--map", "mapping", multiple=True, metavar="COLUMN=YOURS",
-              help="Map a contract column to your column name; repeatable.")
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="COLUMN=YOURS",
+    help="Map a contract column to your column name; repeatable.",
+)
 @_friendly
 def validate(path: Path, contract: str, mapping: tuple[str, ...]) -> None:
     """Check PATH against a data contract; exit 3 if any row or column breaks it."""
@@ -82,23 +87,44 @@ def list_reports() -> None:
 
 @cli.command()
 @click.argument("report")
-@click.option("--param", "-p", "pairs", multiple=True, metavar="NAME=VALUE",
-              help="Override a notebook parameter; repeatable.")
-@click.option("--params", "params_file", type=click.Path(exists=True, path_type=Path),
-              help="YAML file of parameters.")
+@click.option(
+    "--param",
+    "-p",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a notebook parameter; repeatable.",
+)
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="YAML file of parameters.",
+)
 @click.option("--period-end", help="Last day (ISO date) of the period the report covers.")
 @click.option("--force", is_flag=True, help="Run even if the same inputs already succeeded.")
 @_friendly
-def run(report: str, pairs: tuple[str, ...], params_file: Path | None,
-        period_end: str | None, force: bool) -> None:
+def run(
+    report: str,
+    pairs: tuple[str, ...],
+    params_file: Path | None,
+    period_end: str | None,
+    force: bool,
+) -> None:
     """Run REPORT once and publish it under reports/."""
     from impact.runs.config import load_project
     from impact.runs.params import load_params_file, parse_assignments
     from impact.runs.runner import run_report
 
     params = (load_params_file(params_file) if params_file else {}) | parse_assignments(pairs)
-    outcome = run_report(load_project(), report, params=params, period_end=period_end,
-                         progress=sys.stderr.isatty(), force=force)
+    outcome = run_report(
+        load_project(),
+        report,
+        params=params,
+        period_end=period_end,
+        progress=sys.stderr.isatty(),
+        force=force,
+    )
     _echo_outcome(outcome)
     sys.exit(outcome.exit_code)
 
@@ -121,8 +147,11 @@ def run_all() -> None:
 
 
 @cli.command("run-due")
-@click.option("--now", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
-              help="Act as if it were this UTC time (replays and tests).")
+@click.option(
+    "--now",
+    type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+    help="Act as if it were this UTC time (replays and tests).",
+)
 @_friendly
 def run_due(now: Any) -> None:
     """Run every scheduled report period that is due (safe to call from cron)."""
@@ -151,8 +180,9 @@ def backfill(report: str, start: Any, end: Any) -> None:
     from impact.runs.schedule import backfill as backfill_report
 
     _logging()
-    outcomes = backfill_report(load_project(), report, start=start.date(), end=end.date(),
-                               progress=sys.stderr.isatty())
+    outcomes = backfill_report(
+        load_project(), report, start=start.date(), end=end.date(), progress=sys.stderr.isatty()
+    )
     for outcome in outcomes:
         _echo_outcome(outcome)
     sys.exit(max((o.exit_code for o in outcomes), default=0))

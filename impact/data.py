@@ -61,9 +61,10 @@ def load(
     if check.rows_quarantined:
         log.warning(
             "%s: %d of %d row(s) quarantined (%s)",
-            check.contract, check.rows_quarantined, check.rows_checked,
-            "; ".join(f"{r.rule}: {r.n_failed}" for r in check.summary.itertuples()
-                      if r.n_failed),
+            check.contract,
+            check.rows_quarantined,
+            check.rows_checked,
+            "; ".join(f"{r.rule}: {r.n_failed}" for r in check.summary.itertuples() if r.n_failed),
         )
     return check.valid
 

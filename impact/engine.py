@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
 
-
 _DEFAULT: BaseBackend | None = None
 SAMPLE_PREFIX = "sample:"
 
@@ -89,8 +88,7 @@ def as_table(
             f"cannot read {path.name}: expected .parquet, .csv or .duckdb, or pass an Ibis table"
         )
     raise TypeError(
-        "expected a pandas DataFrame, an Ibis table or a path, "
-        f"got {type(source).__name__}"
+        f"expected a pandas DataFrame, an Ibis table or a path, got {type(source).__name__}"
     )
 
 

@@ -142,14 +142,22 @@ class Effect:
     def _repr_html_(self) -> str:
         level = f"{self.confidence:.0%}"
         rows = [
-            ("estimate", f"{_num(self.estimate, signed=True)} ({level} CI {_num(self.ci_low)} "
-             f"to {_num(self.ci_high)})"),
-            ("relative lift", f"{self.lift:+.1%} ({level} CI {self.lift_ci[0]:+.1%} to "
-             f"{self.lift_ci[1]:+.1%})"),
+            (
+                "estimate",
+                f"{_num(self.estimate, signed=True)} ({level} CI {_num(self.ci_low)} "
+                f"to {_num(self.ci_high)})",
+            ),
+            (
+                "relative lift",
+                f"{self.lift:+.1%} ({level} CI {self.lift_ci[0]:+.1%} to {self.lift_ci[1]:+.1%})",
+            ),
             ("p-value", f"p {_p(self.p_value)} ({self.alternative})"),
             ("baseline", _num(self.baseline)),
-            ("units", f"{self.n_treated:,} treated, {self.n_control:,} control"
-             + (f" ({self.unit})" if self.unit else "")),
+            (
+                "units",
+                f"{self.n_treated:,} treated, {self.n_control:,} control"
+                + (f" ({self.unit})" if self.unit else ""),
+            ),
             ("method", f"{self.method}, estimand {self.estimand}"),
         ]
         body = "".join(
@@ -166,8 +174,11 @@ class Effect:
         return (
             f"<div class='impact-effect'><strong>{html.escape(self.headline())}</strong>"
             f"<table>{body}</table>"
-            + (f"<table><tr><th></th><th>check</th><th>value</th><th></th></tr>{checks}</table>"
-               if checks else "")
+            + (
+                f"<table><tr><th></th><th>check</th><th>value</th><th></th></tr>{checks}</table>"
+                if checks
+                else ""
+            )
             + (f"<ul>{notes}</ul>" if notes else "")
             + "</div>"
         )

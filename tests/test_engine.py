@@ -45,7 +45,7 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         as_table(tmp_path / "missing.parquet")
     (tmp_path / "x.xlsx").write_text("")
-    with pytest.raises(ValueError, match="cannot read x.xlsx"):
+    with pytest.raises(ValueError, match=r"cannot read x\.xlsx"):
         as_table(tmp_path / "x.xlsx")
     (tmp_path / "x.duckdb").write_text("")
     with pytest.raises(ValueError, match="pass table=NAME"):
@@ -58,7 +58,7 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
 
 def test_unreadable_csv_is_a_contract_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.csv"
-    path.write_bytes(b"a,b\n1,2\n\xff\xfe\x00garbage,\"unterminated\n")
+    path.write_bytes(b'a,b\n1,2\n\xff\xfe\x00garbage,"unterminated\n')
     with pytest.raises(ContractError, match="readable CSV"):
         as_table(path).count().execute()
 

@@ -10,11 +10,23 @@ from impact.result import Diagnostic, Effect
 
 
 def effect(**changes: object) -> Effect:
-    base = dict(outcome="handle_time_minutes", method="ab.welch", estimand="ATE", estimate=-2.0,
-                std_error=0.5, ci_low=-3.0, ci_high=-1.0, p_value=0.0004, baseline=10.0,
-                lift=-0.2, lift_ci=(-0.29, -0.11), n_treated=40, n_control=160,
-                diagnostics=(Diagnostic("sample_ratio_p", 0.4, True, "fine"),),
-                tables={"arms": pd.DataFrame({"arm": ["t", "c"], "units": [40, 160]})})
+    base = dict(
+        outcome="handle_time_minutes",
+        method="ab.welch",
+        estimand="ATE",
+        estimate=-2.0,
+        std_error=0.5,
+        ci_low=-3.0,
+        ci_high=-1.0,
+        p_value=0.0004,
+        baseline=10.0,
+        lift=-0.2,
+        lift_ci=(-0.29, -0.11),
+        n_treated=40,
+        n_control=160,
+        diagnostics=(Diagnostic("sample_ratio_p", 0.4, True, "fine"),),
+        tables={"arms": pd.DataFrame({"arm": ["t", "c"], "units": [40, 160]})},
+    )
     return Effect(**(base | changes))  # type: ignore[arg-type]
 
 
@@ -54,9 +66,7 @@ def test_to_dict_is_json_ready() -> None:
 
 def test_headline_and_html() -> None:
     e = effect()
-    assert e.headline() == (
-        "handle_time_minutes: -2 (-20.0%, 95% CI -29.0% to -11.0%), p < 0.001"
-    )
+    assert e.headline() == ("handle_time_minutes: -2 (-20.0%, 95% CI -29.0% to -11.0%), p < 0.001")
     html = e._repr_html_()
     assert "sample_ratio_p" in html and "40 treated, 160 control" in html
     assert e.significant and e.passed

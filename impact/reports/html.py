@@ -10,7 +10,6 @@ from nbconvert.preprocessors import Preprocessor
 
 from impact.reports.summary import MIME_TYPE
 
-
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -20,7 +19,8 @@ class _DropNoise(Preprocessor):
     def preprocess_cell(self, cell, resources, index):  # type: ignore[no-untyped-def]
         if cell.get("cell_type") == "code":
             cell.outputs = [
-                out for out in cell.get("outputs", [])
+                out
+                for out in cell.get("outputs", [])
                 if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
             ]
         return cell, resources
@@ -30,8 +30,11 @@ def export_html(notebook: Path, destination: Path, *, title: str) -> Path:
     """Write `notebook` as a standalone HTML page for readers; return `destination`."""
     node = nbformat.read(notebook, as_version=4)
     exporter = HTMLExporter(
-        template_name="impact_report", extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+        template_name="impact_report",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
         embed_images=True,
     )
     exporter.register_preprocessor(_DropNoise(), enabled=True)

@@ -59,8 +59,11 @@ def _history_row(name: str, run: Mapping[str, Any]) -> str:
     target = "report.html" if status == "succeeded" else "notebook.ipynb"
     link = html.escape(f"{name}/{run['run_id']}/{target}")
     error = run.get("error") or {}
-    detail = html.escape(f"{error.get('type', '')}: {error.get('message', '')}"[:160]) if error \
+    detail = (
+        html.escape(f"{error.get('type', '')}: {error.get('message', '')}"[:160])
+        if error
         else html.escape(str(run.get("headline", "")))
+    )
     return (
         f"<tr><td><a href='{link}'>{html.escape(run['run_id'])}</a></td>"
         f"<td class='{css}'>{html.escape(status)}</td><td>{html.escape(params)}</td>"

@@ -31,14 +31,16 @@ def forest(effects: Sequence[Effect], ax: Axes | None = None, *, relative: bool 
         low = low if math.isfinite(low) else point
         high = high if math.isfinite(high) else point
         colour = "tab:blue" if effect.significant else "tab:gray"
-        ax.errorbar(point, row, xerr=[[point - low], [high - point]], fmt="o", color=colour,
-                    capsize=4)
+        ax.errorbar(
+            point, row, xerr=[[point - low], [high - point]], fmt="o", color=colour, capsize=4
+        )
         labels.append(effect.outcome)
     ax.axvline(0, color="black", linewidth=0.8, linestyle="--")
     ax.set_yticks(range(len(labels)), labels)
     level = f"{effects[0].confidence:.0%}" if effects else ""
     ax.set_xlabel(
-        f"relative change vs control (%), {level} CI" if relative
+        f"relative change vs control (%), {level} CI"
+        if relative
         else f"change in outcome units, {level} CI"
     )
     ax.set_ylim(-0.7, len(labels) - 0.3)

@@ -19,8 +19,15 @@ MIME_TYPE = "application/vnd.impact.result+json"
 SCHEMA_VERSION = 1
 
 
-_UNITS = {"minutes": "minutes", "hours": "hours", "seconds": "seconds", "usd": "USD",
-          "eur": "EUR", "pct": "%", "rate": ""}
+_UNITS = {
+    "minutes": "minutes",
+    "hours": "hours",
+    "seconds": "seconds",
+    "usd": "USD",
+    "eur": "EUR",
+    "pct": "%",
+    "rate": "",
+}
 
 
 def label(column: str) -> str:
@@ -50,10 +57,7 @@ def describe(effect: Effect) -> str:
         interval = f"{level} CI {near:.1%} to {far:.1%}"
     else:
         interval = f"{level} CI {low:+.1%} to {high:+.1%}"
-    certainty = (
-        "a clear change" if effect.significant
-        else "not distinguishable from no change"
-    )
+    certainty = "a clear change" if effect.significant else "not distinguishable from no change"
     name = label(effect.outcome).split(" (")[0]  # a relative change needs no unit
     return f"The AI {verb} {name} by {abs(effect.lift):.1%} ({interval}); {certainty}."
 
@@ -89,21 +93,28 @@ class ReportSummary:
         sentences = [describe(e) for e in self.effects]
         items = "".join(f"<li>{html.escape(t)}</li>" for t in sentences if t != self.headline)
         dq = self.data_quality
+        contract = html.escape(str(dq.get("contract")))
+        version = html.escape(str(dq.get("version")))
         quality = (
-            f"<p class='impact-dq'>Data checked against contract "
-            f"<code>{html.escape(str(dq.get('contract')))}</code> v{html.escape(str(dq.get('version')))}: "
-            f"{dq.get('rows_checked', 0):,} rows, {dq.get('rows_quarantined', 0):,} quarantined.</p>"
-            if dq else ""
+            f"<p class='impact-dq'>Data checked against contract <code>{contract}</code> "
+            f"v{version}: {dq.get('rows_checked', 0):,} rows, "
+            f"{dq.get('rows_quarantined', 0):,} quarantined.</p>"
+            if dq
+            else ""
         )
         return (
             f"<div class='impact-summary' aria-label='{html.escape(self.title)}'>"
             f"<p class='impact-headline'><strong>{html.escape(self.headline)}</strong></p>"
-            + (f"<ul>{items}</ul>" if items else "") + f"{quality}</div>"
+            + (f"<ul>{items}</ul>" if items else "")
+            + f"{quality}</div>"
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/html": self._repr_html_(), MIME_TYPE: self.to_dict(),
-                "text/plain": self.headline}
+        return {
+            "text/html": self._repr_html_(),
+            MIME_TYPE: self.to_dict(),
+            "text/plain": self.headline,
+        }
 
 
 def summarize(

@@ -96,12 +96,18 @@ def load_project(config: Path | None = None) -> Project:
         if not isinstance(params, dict):
             raise ParameterError(f"{path}: report {name!r}: 'parameters' must be a mapping")
         reports[name] = ReportSpec(
-            name=name, notebook=notebook, title=str(entry.get("title") or name),
+            name=name,
+            notebook=notebook,
+            title=str(entry.get("title") or name),
             schedule=str(schedule) if schedule else None,
             audience=tuple(entry.get("audience") or ()),
             parameters=MappingProxyType(dict(params)),
         )
     reports_dir = (root / str(raw.get("reports_dir", "reports"))).resolve()
-    return Project(root=root, reports=MappingProxyType(reports), reports_dir=reports_dir,
-                   kernel=str(raw.get("kernel", "impact")),
-                   delivery=Delivery.from_config(raw.get("delivery"), root))
+    return Project(
+        root=root,
+        reports=MappingProxyType(reports),
+        reports_dir=reports_dir,
+        kernel=str(raw.get("kernel", "impact")),
+        delivery=Delivery.from_config(raw.get("delivery"), root),
+    )

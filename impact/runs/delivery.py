@@ -49,8 +49,10 @@ class Delivery:
             outbox=(root / str(raw["outbox"])).resolve() if raw.get("outbox") else None,
             recipients=tuple(raw.get("recipients") or ()),
             sender=str(raw.get("sender", cls.sender)),
-            smtp_host=smtp.get("host"), smtp_port=int(smtp.get("port", 587)),
-            smtp_user_env=smtp.get("user_env"), smtp_password_env=smtp.get("password_env"),
+            smtp_host=smtp.get("host"),
+            smtp_port=int(smtp.get("port", 587)),
+            smtp_user_env=smtp.get("user_env"),
+            smtp_password_env=smtp.get("password_env"),
             link_base=str(raw.get("link_base", "")),
         )
 
@@ -63,7 +65,9 @@ def digest(manifest: Mapping[str, Any], delivery: Delivery) -> EmailMessage:
     message["Subject"] = f"[impact] {manifest.get('title', report)}: {manifest.get('headline')}"
     message["From"] = delivery.sender
     message["To"] = ", ".join(delivery.recipients) or delivery.sender
-    period = f" for the period ending {manifest['period_end']}" if manifest.get("period_end") else ""
+    period = (
+        f" for the period ending {manifest['period_end']}" if manifest.get("period_end") else ""
+    )
     message.set_content(
         f"{manifest.get('headline')}\n\nReport{period}: {link}\nRun {run_id}, finished "
         f"{manifest.get('finished_at')}.\n"

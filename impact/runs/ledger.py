@@ -46,8 +46,15 @@ def _connect(reports_dir: Path) -> Iterator[sqlite3.Connection]:
         con.close()
 
 
-def record_start(reports_dir: Path, *, run_id: str, report: str, period_end: str | None,
-                 inputs_key: str, started_at: str) -> None:
+def record_start(
+    reports_dir: Path,
+    *,
+    run_id: str,
+    report: str,
+    period_end: str | None,
+    inputs_key: str,
+    started_at: str,
+) -> None:
     with _connect(reports_dir) as con:
         con.execute(
             "INSERT INTO runs (run_id, report, period_end, status, inputs_key, pid, started_at) "
@@ -61,8 +68,13 @@ def record_finish(reports_dir: Path, manifest: Mapping[str, Any]) -> None:
         con.execute(
             "UPDATE runs SET status = ?, exit_code = ?, finished_at = ?, manifest = ? "
             "WHERE run_id = ?",
-            (manifest["status"], manifest["exit_code"], manifest["finished_at"],
-             json.dumps(manifest, default=str), manifest["run_id"]),
+            (
+                manifest["status"],
+                manifest["exit_code"],
+                manifest["finished_at"],
+                json.dumps(manifest, default=str),
+                manifest["run_id"],
+            ),
         )
 
 
@@ -71,7 +83,8 @@ def successful_run(reports_dir: Path, report: str, inputs_key: str) -> str | Non
     with _connect(reports_dir) as con:
         row = con.execute(
             "SELECT run_id FROM runs WHERE report = ? AND inputs_key = ? AND status = 'succeeded' "
-            "ORDER BY started_at DESC LIMIT 1", (report, inputs_key),
+            "ORDER BY started_at DESC LIMIT 1",
+            (report, inputs_key),
         ).fetchone()
     return row[0] if row else None
 
@@ -81,14 +94,17 @@ def succeeded_periods(reports_dir: Path, report: str) -> set[str]:
     with _connect(reports_dir) as con:
         rows = con.execute(
             "SELECT DISTINCT period_end FROM runs WHERE report = ? AND status = 'succeeded' "
-            "AND period_end IS NOT NULL", (report,),
+            "AND period_end IS NOT NULL",
+            (report,),
         ).fetchall()
     return {r[0] for r in rows}
 
 
 def runs(reports_dir: Path, report: str | None = None) -> list[dict[str, Any]]:
     """Every recorded run (newest first), optionally of one report."""
-    query = "SELECT run_id, report, period_end, status, exit_code, started_at, finished_at FROM runs"
+    query = (
+        "SELECT run_id, report, period_end, status, exit_code, started_at, finished_at FROM runs"
+    )
     args: tuple[str, ...] = ()
     if report:
         query += " WHERE report = ?"

@@ -60,9 +60,7 @@ def coerce(name: str, value: Any, type_name: str) -> Any:
                 raise ValueError(text)
             return int(text) if type_name == "int" else float(text)
         except ValueError:
-            raise ParameterError(
-                f"parameter {name!r} expects {type_name}, got {value!r}"
-            ) from None
+            raise ParameterError(f"parameter {name!r} expects {type_name}, got {value!r}") from None
     if isinstance(value, bool) and type_name != "bool":
         raise ParameterError(f"parameter {name!r} expects {type_name}, got a boolean {value!r}")
     if not isinstance(value, expected):

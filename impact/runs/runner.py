@@ -102,23 +102,34 @@ def run_report(
     staging.mkdir(parents=True, exist_ok=False)
     executed = staging / "notebook.ipynb"
     manifest: dict[str, Any] = {
-        "report": name, "run_id": run_id, "title": spec.title, "parameters": checked,
+        "report": name,
+        "run_id": run_id,
+        "title": spec.title,
+        "parameters": checked,
         "period_end": checked.get("period_end") or None,
-        "notebook": {"path": str(spec.notebook.relative_to(project.root)),
-                     "sha256": notebook_sha},
-        "inputs": inputs, "engine": _engine_versions(), "started_at": started.isoformat(),
+        "notebook": {"path": str(spec.notebook.relative_to(project.root)), "sha256": notebook_sha},
+        "inputs": inputs,
+        "engine": _engine_versions(),
+        "started_at": started.isoformat(),
     }
-    ledger.record_start(project.reports_dir, run_id=run_id, report=name,
-                        period_end=manifest["period_end"], inputs_key=key,
-                        started_at=manifest["started_at"])
+    ledger.record_start(
+        project.reports_dir,
+        run_id=run_id,
+        report=name,
+        period_end=manifest["period_end"],
+        inputs_key=key,
+        started_at=manifest["started_at"],
+    )
     clock = time.perf_counter()
     exit_code, error = _execute(project, spec.notebook, executed, checked, progress=progress)
     if exit_code == EXIT_OK:
         exit_code, error = _publish_files(executed, staging, spec.title, manifest)
     manifest |= {
         "status": "succeeded" if exit_code == EXIT_OK else "failed",
-        "exit_code": exit_code, "error": error,
-        "finished_at": utc_now().isoformat(), "duration_s": round(time.perf_counter() - clock, 3),
+        "exit_code": exit_code,
+        "error": error,
+        "finished_at": utc_now().isoformat(),
+        "duration_s": round(time.perf_counter() - clock, 3),
     }
     final = _settle(project, staging, manifest)
     return RunOutcome(name, run_id, manifest["status"], exit_code, final, manifest)
@@ -149,9 +160,14 @@ def recover_abandoned(project: Project) -> list[str]:
         staging = project.reports_dir / ".staging" / f"{row['report']}-{row['run_id']}"
         staging.mkdir(parents=True, exist_ok=True)
         manifest = {
-            "report": row["report"], "run_id": row["run_id"], "title": row["report"],
-            "period_end": row["period_end"], "parameters": {}, "started_at": row["started_at"],
-            "status": "failed", "exit_code": EXIT_KERNEL_DIED,
+            "report": row["report"],
+            "run_id": row["run_id"],
+            "title": row["report"],
+            "period_end": row["period_end"],
+            "parameters": {},
+            "started_at": row["started_at"],
+            "status": "failed",
+            "exit_code": EXIT_KERNEL_DIED,
             "error": {"type": "Killed", "message": "the run's process died before it finished"},
             "finished_at": utc_now().isoformat(),
         }
@@ -170,13 +186,21 @@ def _execute(
     try:
         with _inline_plots():
             papermill.execute_notebook(
-                str(notebook), str(output), parameters=dict(params), kernel_name=project.kernel,
-                cwd=str(project.root), progress_bar=progress, log_output=False,
+                str(notebook),
+                str(output),
+                parameters=dict(params),
+                kernel_name=project.kernel,
+                cwd=str(project.root),
+                progress_bar=progress,
+                log_output=False,
             )
     except PapermillExecutionError as exc:
         code = _ENAME_CODES.get(exc.ename, EXIT_NOTEBOOK)
-        return code, {"type": exc.ename, "message": str(exc.evalue)[:2000],
-                      "cell": str(exc.exec_count)}
+        return code, {
+            "type": exc.ename,
+            "message": str(exc.evalue)[:2000],
+            "cell": str(exc.exec_count),
+        }
     except DeadKernelError as exc:
         return EXIT_KERNEL_DIED, {"type": "DeadKernelError", "message": str(exc)[:2000]}
     except (ImpactError, OSError, RuntimeError, ValueError) as exc:

@@ -52,8 +52,9 @@ def due_periods(project: Project, spec: ReportSpec, *, now: datetime) -> list[st
     else:
         previous = croniter(spec.schedule, now).get_prev(datetime)
         start = previous - timedelta(seconds=1)
-    return [p for p in (period_end_of(t) for t in ticks(spec.schedule, start, now))
-            if p not in done]
+    return [
+        p for p in (period_end_of(t) for t in ticks(spec.schedule, start, now)) if p not in done
+    ]
 
 
 def run_due(
@@ -107,8 +108,11 @@ def _run_period(project: Project, spec: ReportSpec, period: str, *, progress: bo
 
 
 def scheduler(
-    project_loader: Callable[[], Project], *, interval_s: float = 60.0,
-    iterations: int | None = None, sleep: Callable[[float], None] = time.sleep,
+    project_loader: Callable[[], Project],
+    *,
+    interval_s: float = 60.0,
+    iterations: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Foreground loop for one machine: `run_due` every `interval_s` seconds."""
     count = 0

@@ -18,8 +18,9 @@ def test_there_are_notebooks() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_parameters_cell_is_first_and_fully_parsed(path: Path, caplog: pytest.LogCaptureFixture
-                                                   ) -> None:
+def test_parameters_cell_is_first_and_fully_parsed(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be parameters"

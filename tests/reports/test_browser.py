@@ -24,8 +24,13 @@ pytestmark = [
 # CI always has chromium (make test installs it); the skip only helps a bare laptop run.
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -42,8 +47,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outcome.directory
 
 
-def test_report_loads_without_console_errors_and_shows_headline_and_plot(published: Path
-                                                                          ) -> None:
+def test_report_loads_without_console_errors_and_shows_headline_and_plot(published: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     messages: list[str] = []
@@ -51,8 +55,12 @@ def test_report_loads_without_console_errors_and_shows_headline_and_plot(publish
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
-        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}")
-                if m.type in ("error", "warning") else None)
+        page.on(
+            "console",
+            lambda m: (
+                messages.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+            ),
+        )
         page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
         page.goto((published / "report.html").as_uri())
         page.wait_for_load_state("load")
@@ -76,8 +84,7 @@ def test_pdf_renders_to_pages_that_are_not_blank(published: Path, tmp_path: Path
 
     pdf = published / "report.pdf"
     assert pdf.is_file(), "the runner writes report.pdf beside report.html"
-    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")],
-                   check=True)
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page*.png"))
     assert pages
     for page in pages:

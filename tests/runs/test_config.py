@@ -43,15 +43,23 @@ def test_bad_configs_are_named(tmp_path: Path, body: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "type_name", "expected"),
-    [("3", "int", 3), ("0.9", "float", 0.9), (1, "float", 1.0), ("yes", "bool", True),
-     ("false", "bool", False), ("x", "str", "x"), (None, "None", None)],
+    [
+        ("3", "int", 3),
+        ("0.9", "float", 0.9),
+        (1, "float", 1.0),
+        ("yes", "bool", True),
+        ("false", "bool", False),
+        ("x", "str", "x"),
+        (None, "None", None),
+    ],
 )
 def test_coerce(value: object, type_name: str, expected: object) -> None:
     assert coerce("p", value, type_name) == expected
 
 
-@pytest.mark.parametrize(("value", "type_name"), [("x", "int"), (True, "int"), ("maybe", "bool"),
-                                                  (3, "str")])
+@pytest.mark.parametrize(
+    ("value", "type_name"), [("x", "int"), (True, "int"), ("maybe", "bool"), (3, "str")]
+)
 def test_coerce_rejects(value: object, type_name: str) -> None:
     with pytest.raises(ParameterError, match="parameter 'p' expects"):
         coerce("p", value, type_name)

@@ -9,15 +9,25 @@ import pytest
 from impact.errors import ParameterError
 from impact.runs.delivery import Delivery, deliver
 
-MANIFEST = {"report": "ab_report", "run_id": "20260420T060000Z-abc", "title": "Pilot",
-            "headline": "The AI lowered handle time by 18.0% (95% CI 12.0% to 24.0%)",
-            "period_end": "2026-04-19", "finished_at": "2026-04-20T06:01:00+00:00"}
+MANIFEST = {
+    "report": "ab_report",
+    "run_id": "20260420T060000Z-abc",
+    "title": "Pilot",
+    "headline": "The AI lowered handle time by 18.0% (95% CI 12.0% to 24.0%)",
+    "period_end": "2026-04-19",
+    "finished_at": "2026-04-20T06:01:00+00:00",
+}
 
 
 def test_outbox_gets_a_parseable_message_with_headline_and_link(tmp_path: Path) -> None:
     delivery = Delivery.from_config(
-        {"outbox": "outbox", "recipients": ["owner@example.com"],
-         "link_base": "https://reports.example.com"}, tmp_path)
+        {
+            "outbox": "outbox",
+            "recipients": ["owner@example.com"],
+            "link_base": "https://reports.example.com",
+        },
+        tmp_path,
+    )
     assert delivery is not None
     path = deliver(MANIFEST, delivery)
     assert path == tmp_path / "outbox" / "ab_report-20260420T060000Z-abc.eml"
@@ -57,11 +67,23 @@ def test_smtp_sends_with_credentials_from_the_environment(
     monkeypatch.setenv("IMPACT_SMTP_USER", "bot")
     monkeypatch.setenv("IMPACT_SMTP_PASSWORD", "s3cret")
     delivery = Delivery.from_config(
-        {"smtp": {"host": "localhost", "port": 2525, "user_env": "IMPACT_SMTP_USER",
-                  "password_env": "IMPACT_SMTP_PASSWORD"}}, tmp_path)
+        {
+            "smtp": {
+                "host": "localhost",
+                "port": 2525,
+                "user_env": "IMPACT_SMTP_USER",
+                "password_env": "IMPACT_SMTP_PASSWORD",
+            }
+        },
+        tmp_path,
+    )
     assert delivery is not None and deliver(MANIFEST, delivery) is None
-    assert sent == {"server": ("localhost", 2525), "tls": True, "login": ("bot", "s3cret"),
-                    "subject": f"[impact] Pilot: {MANIFEST['headline']}"}
+    assert sent == {
+        "server": ("localhost", 2525),
+        "tls": True,
+        "login": ("bot", "s3cret"),
+        "subject": f"[impact] Pilot: {MANIFEST['headline']}",
+    }
 
 
 def test_credentials_in_the_config_are_refused(tmp_path: Path) -> None:

@@ -63,10 +63,15 @@ def test_failing_cell_and_dead_kernel_are_recorded(tmp_path: Path) -> None:
     died = run_report(project, "faults", params={"fault": "kill-kernel"})
     assert (died.status, died.exit_code) == ("failed", EXIT_KERNEL_DIED)
     assert_last_good_intact(project.reports_dir, good.run_id)
-    statuses = {r["run_id"]: (r["status"], r["exit_code"])
-                for r in ledger.runs(project.reports_dir, "faults")}
-    assert statuses == {good.run_id: ("succeeded", 0), raised.run_id: ("failed", EXIT_NOTEBOOK),
-                        died.run_id: ("failed", EXIT_KERNEL_DIED)}
+    statuses = {
+        r["run_id"]: (r["status"], r["exit_code"])
+        for r in ledger.runs(project.reports_dir, "faults")
+    }
+    assert statuses == {
+        good.run_id: ("succeeded", 0),
+        raised.run_id: ("failed", EXIT_NOTEBOOK),
+        died.run_id: ("failed", EXIT_KERNEL_DIED),
+    }
 
 
 def test_runner_killed_mid_run_is_recovered_as_failed(tmp_path: Path) -> None:
@@ -76,7 +81,10 @@ def test_runner_killed_mid_run_is_recovered_as_failed(tmp_path: Path) -> None:
     env = {**os.environ, "IMPACT_PROJECT": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "impact", "run", "faults", "-p", "fault=hang"],
-        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while not any(r["status"] == "running" for r in ledger.runs(project.reports_dir, "faults")):

@@ -37,8 +37,15 @@ def tiny_project(tmp_path: Path, *, sleep_s: float = 0.0, schedule: str = WEEKLY
     ]
     nb.metadata["kernelspec"] = {"name": "impact", "display_name": "impact", "language": "python"}
     nbformat.write(nb, tmp_path / "notebooks" / "tiny.ipynb")
-    config = {"reports": {"tiny": {"notebook": "notebooks/tiny.ipynb", "schedule": schedule,
-                                   "parameters": {"sleep_s": sleep_s}}}}
+    config = {
+        "reports": {
+            "tiny": {
+                "notebook": "notebooks/tiny.ipynb",
+                "schedule": schedule,
+                "parameters": {"sleep_s": sleep_s},
+            }
+        }
+    }
     (tmp_path / "impact.yaml").write_text(json.dumps(config))
     return tmp_path / "impact.yaml"
 
@@ -89,8 +96,12 @@ def test_two_concurrent_run_due_calls_run_each_report_once(tmp_path: Path) -> No
     config = tiny_project(tmp_path, sleep_s=3.0)
     env = {**os.environ, "IMPACT_PROJECT": str(tmp_path)}
     command = [sys.executable, "-m", "impact", "run-due", "--now", "2026-04-20T07:00"]
-    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     runs = ledger.runs(load_project(config).reports_dir, "tiny")
