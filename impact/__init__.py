@@ -21,6 +21,7 @@ from impact.errors import (
     ParameterError,
 )
 from impact.estimators.ab import ABTest, ab_test
+from impact.estimators.drift import Drift, effect_drift
 from impact.estimators.matching import (
     CoarsenedExact,
     MatchedCohort,
@@ -53,6 +54,7 @@ from impact.estimators.rollout import (
     placebo_in_time,
     rollout_panel,
 )
+from impact.estimators.uptake import per_use
 from impact.result import Diagnostic, Effect
 
 __version__ = "0.1.0"
@@ -64,6 +66,7 @@ __all__ = [
     "ContractError",
     "Diagnostic",
     "DiffInDiff",
+    "Drift",
     "Effect",
     "EstimationError",
     "Experiment",
@@ -95,6 +98,7 @@ __all__ = [
     "datasets",
     "did",
     "e_value",
+    "effect_drift",
     "event_study_plot",
     "ipw",
     "load",
@@ -103,6 +107,7 @@ __all__ = [
     "matched_cohort",
     "overlap_plot",
     "panel",
+    "per_use",
     "placebo_in_space",
     "placebo_in_time",
     "plan_ab",

@@ -1,6 +1,8 @@
 """Command line: click commands that call the library. No logic lives here.
 
-Every :class:`~impact.errors.ImpactError` becomes a one-line message and its exit code.
+Every :class:`~impact.errors.ImpactError` becomes a one-line message and its exit code; the
+built-in errors impact raises for bad arguments (a missing file, an unknown table, a file it
+cannot read) become a one-line message and exit code 2. None ends in a traceback.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         except ImpactError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except FileNotFoundError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            # impact raises these for bad arguments (an unknown table, an unreadable suffix).
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            click.echo(f"error: {message}", err=True)
             sys.exit(2)
 
     return wrapper
@@ -47,13 +51,16 @@ def cli() -> None:
     metavar="COLUMN=YOURS",
     help="Map a contract column to your column name; repeatable.",
 )
+@click.option("--table", help="The table to check when PATH is a DuckDB database file.")
 @_friendly
-def validate(path: Path, contract: str, mapping: tuple[str, ...]) -> None:
+def validate(path: Path, contract: str, mapping: tuple[str, ...], table: str | None) -> None:
     """Check PATH against a data contract; exit 3 if any row or column breaks it."""
     from impact.contracts import validate as run_validation
+    from impact.engine import as_table
     from impact.runs.params import parse_assignments
 
-    check = run_validation(path, contract, columns=parse_assignments(mapping) or None)
+    source = as_table(path, table=table)
+    check = run_validation(source, contract, columns=parse_assignments(mapping) or None)
     click.echo(check.report())
     if check.rows_quarantined:
         sys.exit(3)
@@ -61,15 +68,34 @@ def validate(path: Path, contract: str, mapping: tuple[str, ...]) -> None:
 
 @cli.command("sample-data")
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--seed", default=0, show_default=True, help="Random seed.")
-@click.option("--agents", "n_agents", default=200, show_default=True, help="Number of agents.")
-@click.option("--weeks", "n_weeks", default=26, show_default=True, help="Number of weeks.")
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Random seed."
+)
+@click.option(
+    "--agents",
+    "n_agents",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of agents.",
+)
+@click.option(
+    "--weeks",
+    "n_weeks",
+    default=26,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of weeks.",
+)
 @_friendly
 def sample_data(out_dir: Path, seed: int, n_agents: int, n_weeks: int) -> None:
     """Write simulated workflow events (with known true effects) as Parquet to OUT_DIR."""
     from impact.datasets import write_sample
 
-    paths = write_sample(out_dir, seed=seed, n_agents=n_agents, n_weeks=n_weeks)
+    try:
+        paths = write_sample(out_dir, seed=seed, n_agents=n_agents, n_weeks=n_weeks)
+    except ValueError as exc:  # a size the simulation cannot build, e.g. fewer agents than teams
+        raise click.UsageError(str(exc)) from exc
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,8 @@ def as_table(
         return source
     if isinstance(source, pd.DataFrame):
         if backend is not None:
+            if backend.name == "pyspark":  # no temporary tables; a temporary view instead
+                return backend.create_view(f"impact_{uuid.uuid4().hex}", ibis.memtable(source))
             return backend.create_table(_memtable_name(source), source, temp=True)
         default_backend()
         return ibis.memtable(source)
@@ -76,14 +79,13 @@ def as_table(
         con = backend or default_backend()
         suffix = path.suffix.lower()
         if path.is_dir() or suffix in {".parquet", ".pq"}:
-            pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
-            return con.read_parquet(pattern)
+            return _read_parquet(con, path)
         if suffix in {".csv", ".tsv", ".txt"}:
             return _read_csv(con, path)
         if suffix in {".duckdb", ".db"}:
             if table is None:
                 raise ValueError(f"{path.name} is a database: pass table=NAME to pick a table")
-            return ibis.duckdb.connect(str(path), read_only=True).table(table)
+            return _read_duckdb(path, table)
         raise ValueError(
             f"cannot read {path.name}: expected .parquet, .csv or .duckdb, or pass an Ibis table"
         )
@@ -108,14 +110,101 @@ def sample_frame(name: str) -> pd.DataFrame:
 
 
 def _read_csv(con: BaseBackend, path: Path) -> ir.Table:
-    # DuckDB sniffs delimiter, header and types, and strips a UTF-8 byte-order mark.
-    try:
+    """Read a CSV strictly: every line has the header's fields, every value its column's type.
+
+    DuckDB sniffs the delimiter, quoting, header and types, and strips a UTF-8 byte-order mark.
+    Its sniffer would also skip leading lines that disagree with the rest, taking a later line
+    as the header and silently dropping the rows above it, so lines are never skipped here and
+    the first line is always the header. Every column is then read once, so that a ragged line
+    or a value the sniffed type cannot hold fails now, naming the file, not in a later query.
+    """
+    if con.name != "duckdb":  # other engines have their own CSV options and errors
         return con.read_csv(str(path))
+    import duckdb
+
+    try:
+        try:
+            table = _strict_csv(con, path)
+        except duckdb.ConversionException:
+            # A value far down the file does not fit the type sniffed from a sample: sniff the
+            # whole file instead, so the column arrives as text and the contract (or the
+            # estimator) can say which values are wrong.
+            table = _strict_csv(con, path, sample_size=-1)
+    except ContractError:
+        raise
     except Exception as exc:  # the engine's parse errors are not ours to expose raw
-        failures = pd.DataFrame(
-            [{"column": "*", "rule": "readable CSV", "n_rows": -1, "example": str(exc)[:200]}]
+        raise _unreadable(path, "readable CSV", exc) from exc
+    return table
+
+
+def _strict_csv(con: BaseBackend, path: Path, **options: Any) -> ir.Table:
+    query = "SELECT SkipRows FROM sniff_csv(?)"  # bound, never formatted: a path is user text
+    (skipped,) = con.raw_sql(query, parameters=[str(path)]).fetchone()
+    if skipped:
+        raise _unreadable(
+            path,
+            "header on the first line",
+            f"the first {skipped} line(s) do not have the fields of the lines below them (a "
+            "title above the header, or ragged lines); remove or fix them",
         )
-        raise ContractError(path.name, failures) from exc
+    table = con.read_csv(str(path), header=True, skip=0, **options)
+    if len(table.columns) == 1 and (delimiter := _delimiter_in(table.columns[0])):
+        # No delimiter made every line agree (ragged lines), so DuckDB read one column whose
+        # name holds the real delimiter. Read with it to get the line that does not fit.
+        try:
+            table = con.read_csv(str(path), header=True, skip=0, delim=delimiter, **options)
+        except Exception as exc:
+            raise _unreadable(
+                path,
+                "same number of fields on every line",
+                f"the lines disagree on how many {delimiter!r}-separated fields they have",
+            ) from exc
+    table.aggregate(**{f"n{i}": table[c].count() for i, c in enumerate(table.columns)}).execute()
+    return table
+
+
+def _delimiter_in(header: str) -> str | None:
+    return next((d for d in (",", ";", "\t", "|") if d in header), None)
+
+
+def _read_parquet(con: BaseBackend, path: Path) -> ir.Table:
+    """One Parquet file, or every ``*.parquet`` file under a folder, as one table."""
+    if path.is_dir():
+        if not any(path.rglob("*.parquet")):
+            raise FileNotFoundError(f"no .parquet files in the folder {path}")
+        pattern = str(path / "**" / "*.parquet")
+    else:
+        pattern = str(path)
+    try:
+        table = con.read_parquet(pattern)
+        if con.name == "duckdb":
+            # The schema comes from one file; counting reads every file's footer (not its
+            # data), so a corrupt part fails here, not in the middle of an estimate.
+            table.count().execute()
+    except Exception as exc:  # a corrupt or truncated file: say which, not the engine's trace
+        raise _unreadable(path, "readable Parquet", exc) from exc
+    return table
+
+
+def _read_duckdb(path: Path, table: str) -> ir.Table:
+    """Table `table` of the DuckDB database file at `path`, opened read-only."""
+    try:
+        con = ibis.duckdb.connect(str(path), read_only=True)
+        # Tables and views of the default schema (Ibis's list_tables warns on DuckDB 1.5).
+        query = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        tables = [row[0] for row in con.raw_sql(query).fetchall()]
+    except Exception as exc:  # not a DuckDB database, or one written by a newer DuckDB
+        raise _unreadable(path, "readable DuckDB database", exc) from exc
+    if table not in tables:
+        raise KeyError(f"no table {table!r} in {path.name}; it has {sorted(tables)}")
+    return con.table(table)
+
+
+def _unreadable(path: Path, rule: str, problem: Exception | str) -> ContractError:
+    # The engine's message on one line, without its advice on engine options.
+    message = " ".join(str(problem).split()).split(" Possible ")[0]
+    failures = pd.DataFrame([{"column": "*", "rule": rule, "n_rows": -1, "example": message[:300]}])
+    return ContractError(path.name, failures)
 
 
 def _memtable_name(frame: pd.DataFrame) -> str:
@@ -129,8 +218,7 @@ def fingerprint(source: Any) -> str:
     """
     digest = hashlib.sha256()
     if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
-        default_backend()
-        return ibis.memtable(sample_frame(source.removeprefix(SAMPLE_PREFIX)))
+        source = sample_frame(source.removeprefix(SAMPLE_PREFIX))
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

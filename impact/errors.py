@@ -44,7 +44,10 @@ class EstimationError(ImpactError):
 
 
 class ParameterError(ImpactError, ValueError):
-    """Bad run, report or notebook parameters; raised before any kernel starts."""
+    """Bad parameters or configuration: run, report, notebook, contract or call options.
+
+    The runner raises it before any kernel starts; library calls raise it before any scan.
+    """
 
     exit_code = 2
 

@@ -81,6 +81,15 @@ class Effect:
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Plain Python numbers, whatever numpy scalar an estimator computed them as: results
+        # compare, print and serialize the same way everywhere.
+        for name in _FLOAT_FIELDS:
+            object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("n_treated", "n_control"):
+            count = getattr(self, name)
+            if int(count) != count:
+                raise ValueError(f"{name} must be a whole number of units, got {count!r}")
+            object.__setattr__(self, name, int(count))
         object.__setattr__(self, "tables", _frozen_tables(self.tables))
         object.__setattr__(self, "lift_ci", tuple(float(x) for x in self.lift_ci))
         object.__setattr__(self, "diagnostics", tuple(self.diagnostics))
@@ -188,9 +197,21 @@ class Effect:
 
     def plot(self, ax: Axes | None = None, *, relative: bool = True) -> Axes:
         """Point estimate with its interval: relative lift by default, else absolute."""
-        from impact.reports.plots import forest
+        from impact.forest import forest
 
         return forest([self], ax=ax, relative=relative)
+
+
+_FLOAT_FIELDS = (
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "baseline",
+    "lift",
+    "confidence",
+)
 
 
 def _num(x: float, *, signed: bool = False) -> str:

@@ -15,7 +15,13 @@ from impact.contracts.model import (
     contract_dirs,
     load_contract,
 )
-from impact.contracts.validate import RULES_COLUMN, Validation, require_columns, validate
+from impact.contracts.validate import (
+    RULES_COLUMN,
+    Validation,
+    conform,
+    require_columns,
+    validate,
+)
 
 __all__ = [
     "ROLES",
@@ -25,6 +31,7 @@ __all__ = [
     "Rule",
     "Validation",
     "available_contracts",
+    "conform",
     "contract_dirs",
     "load_contract",
     "require_columns",

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import ibis.expr.datatypes as dt
 
+from impact.errors import ParameterError
+
 #: The semantic roles a column can play (docs/data-model.md).
 ROLES = (
     "id",
@@ -236,9 +238,14 @@ def resolve_contract(name_or_path: str | os.PathLike[str]) -> Path:
     """The file a contract name or path refers to.
 
     A path (anything with a folder part or a ``.yaml``/``.yml`` suffix) must exist; a bare name
-    is looked up in :func:`contract_dirs`. An unknown name raises `ValueError` listing the names
-    that exist.
+    is looked up in :func:`contract_dirs`. An unknown name raises
+    :class:`~impact.errors.ParameterError` (a `ValueError`) listing the names that exist.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(
+            "contract must be a name (e.g. 'workflow_events') or a path to an ODCS YAML file; "
+            f"got {type(name_or_path).__name__} {name_or_path!r}"
+        )
     text = os.fspath(name_or_path)
     path = Path(text)
     looks_like_path = (
@@ -257,7 +264,7 @@ def resolve_contract(name_or_path: str | os.PathLike[str]) -> Path:
                 return candidate
     names = sorted(available_contracts())
     searched = ", ".join(str(d) for d in contract_dirs())
-    raise ValueError(
+    raise ParameterError(
         f"unknown contract {text!r}; available: {', '.join(names) or '(none)'}. "
         f"Pass a path to an ODCS YAML file, or put {text}.yaml in one of: {searched}"
     )
@@ -274,9 +281,11 @@ def load_contract(name_or_path: str | os.PathLike[str]) -> Contract:
             :func:`contract_dirs` for where names are looked up) or a path to a YAML file.
 
     Raises:
-        ValueError: unknown name (the message lists the available ones), or a contract
-            impact cannot compile (the message says which entry and why).
+        ParameterError: unknown name (the message lists the available ones), or a contract
+            impact cannot compile (the message says which entry and why). It is a
+            `ValueError`, and the CLI turns it into exit code 2.
         FileNotFoundError: a path that does not exist.
+        TypeError: `name_or_path` is neither a string nor a path.
 
     Example:
         >>> contract = load_contract("workflow_events")

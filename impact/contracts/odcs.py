@@ -38,6 +38,7 @@ from open_data_contract_standard.model import (
 )
 
 from impact.contracts.model import DTYPES, NEGATION, Column, Contract, Rule
+from impact.errors import ParameterError
 
 # Safe loading only (plain data, no Python objects); the C loader when libyaml is present.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -73,14 +74,14 @@ def parse_file(path: Path) -> Contract:
 def _parse_cached(path: Path, mtime_ns: int) -> Contract:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected an ODCS data contract (a YAML mapping)")
+        raise ParameterError(f"{path}: expected an ODCS data contract (a YAML mapping)")
     try:
         doc = OpenDataContractStandard.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ValueError(f"{path}: not a valid ODCS v3 data contract:\n{exc}") from exc
+        raise ParameterError(f"{path}: not a valid ODCS v3 data contract:\n{exc}") from exc
     return from_odcs(doc, source=path)
 
 
@@ -88,23 +89,23 @@ def from_odcs(doc: OpenDataContractStandard, *, source: Path | None = None) -> C
     """Compile a parsed ODCS document with exactly one schema object into a Contract."""
     where = str(source or doc.name or "contract")
     if doc.kind not in (None, "DataContract"):
-        raise ValueError(f"{where}: kind is {doc.kind!r}, expected DataContract")
+        raise ParameterError(f"{where}: kind is {doc.kind!r}, expected DataContract")
     if doc.apiVersion and not doc.apiVersion.startswith("v3"):
-        raise ValueError(f"{where}: apiVersion {doc.apiVersion} is not ODCS v3")
+        raise ParameterError(f"{where}: apiVersion {doc.apiVersion} is not ODCS v3")
     objects = doc.schema_ or []
     if len(objects) != 1:
-        raise ValueError(
+        raise ParameterError(
             f"{where}: impact validates one table per contract; found {len(objects)} schema "
             "objects. Split the contract, one file per table."
         )
     table = objects[0]
     name = doc.name or table.name
     if not name:
-        raise ValueError(f"{where}: the contract has no name")
+        raise ParameterError(f"{where}: the contract has no name")
     compiler = _Compiler(where)
     columns = tuple(compiler.column(prop) for prop in table.properties or [])
     if not columns:
-        raise ValueError(f"{where}: schema object {table.name!r} declares no properties")
+        raise ParameterError(f"{where}: schema object {table.name!r} declares no properties")
     compiler.finish(table, columns)
     return Contract(
         name=name,
@@ -133,11 +134,11 @@ class _Compiler:
 
     def column(self, prop: SchemaProperty) -> Column:
         if not prop.name:
-            raise ValueError(f"{self.where}: a property has no name")
+            raise ParameterError(f"{self.where}: a property has no name")
         where = f"{self.where}: column {prop.name}"
         logical = (prop.logicalType or "").lower()
         if logical not in DTYPES:
-            raise ValueError(
+            raise ParameterError(
                 f"{where}: logicalType {prop.logicalType!r} is not supported; "
                 f"use one of {', '.join(DTYPES)}"
             )
@@ -178,19 +179,21 @@ class _Compiler:
         names = {c.name for c in columns}
         for rule in self.rules.values():
             if unknown := [c for c in rule.columns if c not in names]:
-                raise ValueError(
+                raise ParameterError(
                     f"{self.where}: rule {rule.name!r} refers to {unknown}, which the contract "
                     f"does not declare; its columns are {sorted(names)}"
                 )
         labels = [r.name for r in self.rules.values()]
         if repeated := sorted({n for n in labels if labels.count(n) > 1}):
-            raise ValueError(f"{self.where}: two rules share the name(s) {repeated}; rename one")
+            raise ParameterError(
+                f"{self.where}: two rules share the name(s) {repeated}; rename one"
+            )
 
     def _options(self, column: Column, options: dict[str, Any], where: str) -> None:
         if column.logical_type == "timestamp":
             zone = options.get("defaultTimezone")
             if zone is not None and str(zone).lower() not in _UTC_NAMES:
-                raise ValueError(
+                raise ParameterError(
                     f"{where}: defaultTimezone {zone!r} is not supported; impact takes naive "
                     "timestamps as UTC (convert them, or store them with their offset)"
                 )
@@ -227,7 +230,7 @@ class _Compiler:
             self.add(Rule("compare", (left, right), op=op, label=label, **_tolerance(entry, where)))
             return
         if kind != "library":
-            raise ValueError(
+            raise ParameterError(
                 f"{where}: quality type {entry.type!r} is not one of text, library, sql, custom"
             )
         metric = entry.metric or entry.rule
@@ -239,13 +242,15 @@ class _Compiler:
         if metric == "duplicateValues":
             key = tuple(args.get("properties") or ([column.name] if column else []))
             if not key:
-                raise ValueError(
+                raise ParameterError(
                     f"{where}: duplicateValues at schema level needs arguments.properties"
                 )
             self.add(Rule("unique", key, label=label, **tolerance))
             return
         if column is None:
-            raise ValueError(f"{where}: metric {metric!r} belongs on a property, not the schema")
+            raise ParameterError(
+                f"{where}: metric {metric!r} belongs on a property, not the schema"
+            )
         name = column.name
         if metric == "nullValues":
             self.add(Rule("not_null", (name,), label=label, **tolerance))
@@ -256,17 +261,21 @@ class _Compiler:
             valid = args.get("validValues")
             pattern = args.get("pattern")
             if valid is None and pattern is None:
-                raise ValueError(f"{where}: invalidValues needs arguments validValues or pattern")
+                raise ParameterError(
+                    f"{where}: invalidValues needs arguments validValues or pattern"
+                )
             if valid is not None:
                 values = tuple(v for v in valid if v is not None)
                 if column.logical_type == "string" and not all(isinstance(v, str) for v in values):
                     # YAML reads unquoted yes/no/on/off as booleans and 1.0 as a number.
-                    raise ValueError(f"{where}: quote every validValues entry of a string column")
+                    raise ParameterError(
+                        f"{where}: quote every validValues entry of a string column"
+                    )
                 self.add(Rule("allowed", (name,), value=values, label=label, **tolerance))
             if pattern is not None:
                 self.add(Rule("pattern", (name,), value=str(pattern), **tolerance))
         else:
-            raise ValueError(
+            raise ParameterError(
                 f"{where}: quality metric {metric!r} is not supported; use nullValues, "
                 "missingValues, invalidValues, duplicateValues or rowCount"
             )
@@ -276,10 +285,10 @@ def _tolerance(entry: DataQuality, where: str) -> dict[str, Any]:
     """How many breaking rows a quality entry allows, from its (single) operator."""
     unit = (entry.unit or "rows").lower()
     if unit not in ("rows", "percent"):
-        raise ValueError(f"{where}: quality unit {entry.unit!r} is not rows or percent")
+        raise ParameterError(f"{where}: quality unit {entry.unit!r} is not rows or percent")
     given = {op: getattr(entry, op) for op in _OPERATORS if getattr(entry, op) is not None}
     if len(given) > 1:
-        raise ValueError(f"{where}: a quality entry takes one operator, got {sorted(given)}")
+        raise ParameterError(f"{where}: a quality entry takes one operator, got {sorted(given)}")
     if not given:
         return {"unit": unit}
     op, limit = given.popitem()
@@ -291,7 +300,7 @@ def _tolerance(entry: DataQuality, where: str) -> dict[str, Any]:
         return {"max_failed": float(limit), "unit": unit}
     if op == "mustBeBetween" and limit[0] <= 0:
         return {"max_failed": float(limit[1]), "unit": unit}
-    raise ValueError(
+    raise ParameterError(
         f"{where}: {op}: {limit} cannot bound a count of breaking rows; use mustBe: 0, "
         "mustBeLessThan or mustBeLessOrEqualTo"
     )
@@ -307,7 +316,7 @@ def _compare(implementation: Any, where: str) -> tuple[str, str, str]:
         or not all(isinstance(part, str) for part in triple)
         or triple[1] not in NEGATION
     ):
-        raise ValueError(
+        raise ParameterError(
             f"{where}: an impact custom check needs implementation: {{compare: [left, op, "
             f"right]}} with op one of {', '.join(NEGATION)}; got {implementation!r}"
         )
@@ -329,8 +338,10 @@ def _bound(column: Column, bound: Any, where: str) -> Any:
                 return moment.replace(tzinfo=_dt.UTC)
             return moment.astimezone(_dt.UTC)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: bound {bound!r} is not a {column.logical_type}") from exc
-    raise ValueError(f"{where}: a {column.logical_type} column cannot have a minimum or maximum")
+        raise ParameterError(f"{where}: bound {bound!r} is not a {column.logical_type}") from exc
+    raise ParameterError(
+        f"{where}: a {column.logical_type} column cannot have a minimum or maximum"
+    )
 
 
 def _owner(doc: OpenDataContractStandard) -> str | None:

@@ -24,7 +24,7 @@ the engine's session time zone, which Ibis sets to UTC on DuckDB connections.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,11 @@ class _Reading:
 
 
 def conform(
-    table: ir.Table, contract: Contract, *, mapped: Mapping[str, str] | None = None
+    table: ir.Table,
+    contract: Contract,
+    *,
+    mapped: Mapping[str, str] | None = None,
+    absent: Collection[str] = (),
 ) -> ir.Table:
     """Check `table`'s structure against `contract`; return it with contract types.
 
@@ -58,14 +62,25 @@ def conform(
         table: the input, already renamed to contract column names.
         contract: the contract to check against.
         mapped: the user's ``columns=`` mapping (contract name -> input name), for messages.
+        absent: contract columns whose mapping names no input column. They count as missing
+            even when the input has a column of the contract's name: the user said that one
+            is not it.
 
     Raises:
         ContractError: one error listing every missing required column, wrong type and
             unparseable value, with a count and an example each.
     """
     mapped = mapped or {}
-    missing = [c for c in contract.columns if c.required and c.name not in table.columns]
-    readings = [_reading(table[c.name], c) for c in contract.columns if c.name in table.columns]
+    missing = [
+        c
+        for c in contract.columns
+        if c.name in absent or (c.required and c.name not in table.columns)
+    ]
+    readings = [
+        _reading(table[c.name], c)
+        for c in contract.columns
+        if c.name in table.columns and c.name not in absent
+    ]
     checked = [r for r in readings if r.failed is not None]
     if missing or checked:
         counts = _count(table, checked)

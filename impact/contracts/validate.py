@@ -11,6 +11,7 @@ is in exactly one of them.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +23,9 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
+from impact.contracts import structure
 from impact.contracts.model import Contract, Rule, load_contract
 from impact.contracts.rules import orderable, passes
-from impact.contracts.structure import conform
 from impact.engine import as_table
 from impact.errors import ContractError
 
@@ -43,7 +44,9 @@ class Validation:
     rows_checked``. ``summary`` has one row per rule checked (``column, rule, n_failed, passed,
     example, message``); a rule passes when its failures are within the contract's tolerance
     (none, unless the contract says e.g. ``mustBeLessThan: 5``). Quarantined rows are never
-    dropped silently: reports show them.
+    dropped silently: reports show how many broke each rule. The HTML view (what a report
+    renders) has counts only; the examples in ``summary`` and the rows in ``quarantine`` name
+    rows (an event id, a value), so they are for analysts, never for a published report.
     """
 
     contract: str
@@ -117,11 +120,15 @@ class Validation:
         }
 
     def _repr_html_(self) -> str:
+        # This is what a report shows: counts per rule only. Examples name rows (an event id,
+        # a unit's value), so they stay in `summary` and `quarantine`, for analysts.
         head = html.escape(self.report().splitlines()[0])
-        shown = self.summary[["column", "rule", "n_failed", "passed", "example"]]
+        shown = self.summary[["column", "rule", "n_failed", "passed"]]
+        note = "No row is shown here; analysts find them in <code>.quarantine</code>."
         return (
             f"<div class='impact-validation'><p><strong>{head}</strong></p>"
-            f"{shown.to_html(index=False, escape=True, na_rep='')}</div>"
+            f"{shown.to_html(index=False, escape=True, na_rep='')}"
+            f"<p><small>{note}</small></p></div>"
         )
 
     def __repr__(self) -> str:
@@ -160,8 +167,11 @@ def validate(
         you query many times.
 
     Raises:
-        ContractError: the input breaks the contract structurally.
-        ValueError: unknown contract, or a `columns` mapping that does not fit.
+        ContractError: the input breaks the contract structurally, or `columns` maps a
+            contract column to a column the input does not have.
+        ParameterError: unknown contract, or one impact cannot compile (a `ValueError`).
+        ValueError: a `columns` mapping that names no contract column or clashes.
+        TypeError: `contract` is neither a name, a path nor a Contract.
 
     Example:
         >>> import pandas as pd
@@ -175,13 +185,13 @@ def validate(
     """
     spec = contract if isinstance(contract, Contract) else load_contract(contract)
     mapping = dict(columns or {})
-    table = _rename(as_table(source), spec, mapping)
-    if RULES_COLUMN in table.columns:
+    raw = as_table(source)
+    if RULES_COLUMN in raw.columns:
         raise ValueError(
             f"the input has a column {RULES_COLUMN!r}, which the quarantine table uses for its "
             "reasons; rename or drop it first"
         )
-    table = conform(table, spec, mapped=mapping)
+    table = _structured(raw, spec, mapping)
     present = set(table.columns)
     rules = tuple(r for r in spec.rules if set(r.columns) <= present)
     flags = {rule: f"{_PREFIX}{i}" for i, rule in enumerate(rules)}
@@ -217,6 +227,48 @@ def validate(
     )
 
 
+def conform(
+    source: Any,
+    contract: str | Path | Contract,
+    *,
+    columns: Mapping[str, str] | None = None,
+    only: Iterable[str] | None = None,
+) -> ir.Table:
+    """`source` with the contract's column names and types, after its structural checks only.
+
+    The first half of :func:`validate`: columns present, types readable, ISO-8601 text and
+    naive timestamps as UTC. No row rule runs and no row is quarantined, for inputs whose bad
+    rows a later step must see (e.g. a unit assigned to two arms, which the A/B test refuses).
+
+    Args:
+        source: a pandas DataFrame, an Ibis table, or a path.
+        contract: a contract name, a path to an ODCS YAML file, or a loaded contract.
+        columns: contract column name -> your column name, as in :func:`validate`.
+        only: check just these contract columns (each then required), e.g. when a step needs
+            a few of them.
+
+    Raises:
+        ContractError: a column is missing or cannot be read as its contract type.
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"team_id": ["T1"], "rollout_at": ["2025-03-03"]})
+        >>> conform(frame, "rollouts").rollout_at.type().is_date()
+        True
+    """
+    spec = contract if isinstance(contract, Contract) else load_contract(contract)
+    mapping = dict(columns or {})
+    if only is not None:
+        wanted = set(only)
+        if unknown := sorted(wanted - set(spec.column_names)):
+            raise ValueError(f"{spec.name} defines no column(s) {unknown}")
+        kept = tuple(
+            dataclasses.replace(c, required=True) for c in spec.columns if c.name in wanted
+        )
+        spec = dataclasses.replace(spec, columns=kept, rules=())
+    return _structured(as_table(source), spec, mapping)
+
+
 def require_columns(table: Any, *names: str, what: str = "input") -> None:
     """Raise :class:`~impact.errors.ContractError` naming every one of `names` not in `table`.
 
@@ -238,6 +290,12 @@ def require_columns(table: Any, *names: str, what: str = "input") -> None:
             }
         )
         raise ContractError(what, failures)
+
+
+def _structured(raw: ir.Table, spec: Contract, mapping: Mapping[str, str]) -> ir.Table:
+    """`raw` renamed by `mapping` and conformed to `spec` (structural breaches raise)."""
+    absent = {name for name, theirs in mapping.items() if theirs not in raw.columns}
+    return structure.conform(_rename(raw, spec, mapping), spec, mapped=mapping, absent=absent)
 
 
 def _rename(table: ir.Table, spec: Contract, mapping: Mapping[str, str]) -> ir.Table:

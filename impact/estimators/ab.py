@@ -25,7 +25,9 @@ from impact.estimators.metrics import (
     Proportion,
     Ratio,
     Sum,
+    check_denominators,
     unit_table,
+    usable,
 )
 from impact.estimators.metrics import resolve as resolve_metric
 from impact.result import Alternative, Diagnostic, Effect
@@ -211,12 +213,14 @@ class ABTest:
         metric = self.resolved
         notes = list(self._data_notes(table, facts, index))
         num, den = f"{index}.num", f"{index}.den"
-        usable = table[num].notna() & (table[den] > 0 if isinstance(metric, Ratio) else True)
-        if n_empty := int((~usable).sum()):
+        check_denominators(table, metric, index, self.unit)
+        has_value = usable(table, index)
+        if n_empty := int((~has_value).sum()):
             notes.append(
                 f"{n_empty} unit(s) have no {metric.column} value on any event and are left out"
             )
-        units = table.loc[usable & table.arm.isin([treatment, self.control])]
+        self._enough_units(table, has_value, treatment, metric)
+        units = table.loc[has_value & table.arm.isin([treatment, self.control])]
         # Work in units of a power of two near the largest value: exact, and squares of
         # outcomes near 1e300 cannot overflow. Estimates are scaled back at the end.
         scale = adjustment.power_of_two(units[num])
@@ -324,6 +328,10 @@ class ABTest:
         self, comp: adjustment.Comparison, notes: list[str], scale: float = 1.0
     ) -> tuple[float, float, float]:
         if self.inference == "fixed":
+            notes.append(
+                "fixed-horizon test: valid for one planned look; a report re-run as data "
+                "arrive should use inference='sequential'"
+            )
             return _inference.interval(
                 comp.estimate,
                 comp.std_error,
@@ -417,8 +425,30 @@ class ABTest:
             )
         return notes
 
+    def _enough_units(
+        self, table: pd.DataFrame, has_value: pd.Series, treatment: str, metric: Metric
+    ) -> None:
+        """At least 2 units with a value per arm; the error says how many have none."""
+        for label, arm in (("treated", treatment), ("control", self.control)):
+            in_arm = table.arm == arm
+            n, n_without = int((in_arm & has_value).sum()), int((in_arm & ~has_value).sum())
+            if n < 2:
+                without = f" ({n_without} more have none on any event)" if n_without else ""
+                raise EstimationError(
+                    f"the {label} arm has {n} unit(s) with a {metric.column} value{without}; "
+                    "a comparison needs at least 2 per arm"
+                )
+
     def _sizes(self, n_t: int, n_c: int, table: pd.DataFrame, treatment: str) -> list[Diagnostic]:
         checks = [trust.min_units(n_t, n_c)]
+        share = self.expected_share
+        if isinstance(share, Mapping) and (
+            missing := [a for a in (self.control, treatment) if a not in share]
+        ):
+            raise ParameterError(
+                f"expected_share names the designed share of every arm; it lacks {missing} "
+                f"(got {dict(share)})"
+            )
         if self.expected_share is not None:
             checks.append(
                 trust.sample_ratio(table, self.unit, treatment, self.control, self.expected_share)

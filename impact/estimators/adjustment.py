@@ -200,7 +200,10 @@ def arm_table(
                 "arm": label,
                 "units": int(mask.sum()),
                 "mean": num.sum() / den.sum() * scale,
-                "sd": float(np.std(num / den, ddof=1)) * scale if mask.sum() > 1 else math.nan,
+                # SD of the units' own values (ratio units with a zero denominator have none).
+                "sd": float(np.std((num / den)[den != 0], ddof=1)) * scale
+                if int((den != 0).sum()) > 1
+                else math.nan,
                 "adjusted_mean": adjusted * scale,
             }
         )

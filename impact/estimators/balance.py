@@ -78,6 +78,17 @@ def love_plot(balance: Any, ax: Axes | None = None) -> Axes:
     """|SMD| per covariate before (hollow) and after (filled), with the 0.1 bar.
 
     `balance` is a matching or weighting `Effect` or its ``tables["balance"]``.
+
+    Example:
+        >>> import impact
+        >>> units = impact.adopter_units("sample:events", "sample:agents", "sample:rollouts",
+        ...                              outcomes="handle_time_minutes").execute()
+        >>> m = impact.matched_cohort(units, "post_handle_time_minutes",
+        ...                           covariates=["tenure_months", "pre_handle_time_minutes"])
+        >>> impact.love_plot(m).get_xlabel()
+        'absolute standardized mean difference'
+        >>> impact.overlap_plot(m).get_xlabel()
+        'propensity score'
     """
     import matplotlib.pyplot as plt
 
@@ -105,6 +116,12 @@ def overlap_plot(
 
     Pass a matching or weighting `Effect` (its ``tables["units"]`` has the scores), or the
     scores and the treated flags as arrays.
+
+    Example:
+        >>> import numpy as np
+        >>> overlap_plot(np.array([0.2, 0.4, 0.5, 0.7]), np.array([False, False, True, True]),
+        ...              bins=4).get_xlabel()
+        'propensity score'
     """
     import matplotlib.pyplot as plt
 

@@ -186,5 +186,16 @@ class CoarsenedExact:
 
 
 def coarsened_exact(units: Any, outcome: str, **options: Any) -> Effect:
-    """Shortcut for ``CoarsenedExact(outcome, **options).estimate(units)``."""
+    """Shortcut for ``CoarsenedExact(outcome, **options).estimate(units)``.
+
+    Example:
+        >>> import impact
+        >>> units = impact.adopter_units("sample:events", "sample:agents", "sample:rollouts",
+        ...                              outcomes="handle_time_minutes").execute()
+        >>> e = impact.coarsened_exact(units, "post_handle_time_minutes",
+        ...                            pre_outcome="pre_handle_time_minutes",
+        ...                            covariates=["tenure_months"])
+        >>> e.method, e.ci_high < 0
+        ('matching.cem', True)
+    """
     return CoarsenedExact(outcome, **options).estimate(units)

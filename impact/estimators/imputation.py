@@ -19,8 +19,8 @@ import pandas as pd
 from scipy import stats
 
 from impact.errors import EstimationError
-from impact.estimators import _inference
-from impact.estimators.panels import panel_frame
+from impact.estimators import _bootstrap, _inference
+from impact.estimators.panels import check_finite, panel_frame
 from impact.result import Diagnostic, Effect
 
 MAX_LEVELS = 5_000  # dense GMM variance above this would need sparse algebra
@@ -55,6 +55,7 @@ class Imputation:
             panel, [self.unit, self.time, self.cohort, self.outcome, cluster, self.weights]
         )
         frame = frame.loc[frame[self.outcome].notna()].reset_index(drop=True)
+        check_finite(frame, self.outcome, unit=self.unit, time=self.time)
         if frame.duplicated([self.unit, self.time]).any():
             raise EstimationError(
                 f"duplicated {self.unit} x {self.time} rows; aggregate first (rollout_panel)"
@@ -97,10 +98,18 @@ class Imputation:
         lift = est / baseline if baseline else math.nan
         lift_se = se / abs(baseline) if baseline else math.nan
         notes = []
-        if n_clusters < 30:
+        treated_clusters = int(frame.loc[treated, cluster].nunique())
+        few = _bootstrap.few_clusters(n_clusters, treated_clusters)
+        if few:
             notes.append(
-                f"only {n_clusters} clusters: the imputation interval uses a t({n_clusters - 1}) "
-                "reference distribution, which is still optimistic with very few clusters"
+                _bootstrap.few_clusters_note(
+                    n_clusters,
+                    treated_clusters,
+                    cluster,
+                    f"the imputation interval uses a t({n_clusters - 1}) distribution, which is "
+                    "still optimistic (this estimator has no bootstrap; compare with the "
+                    "Callaway-Sant'Anna estimate, which has one)",
+                )
             )
         return Effect(
             outcome=self.outcome,
@@ -118,7 +127,14 @@ class Imputation:
             n_control=int(len(units) - pd.Series(unit_codes[treated]).nunique()),
             confidence=self.confidence,
             unit=self.unit,
-            diagnostics=(Diagnostic("n_clusters", float(n_clusters), passed=n_clusters >= 30),),
+            diagnostics=(
+                Diagnostic(
+                    "n_clusters",
+                    float(n_clusters),
+                    passed=not few,
+                    detail=f"{treated_clusters} treated",
+                ),
+            ),
             notes=tuple(notes),
             tables={"event_study": event_study},
         )

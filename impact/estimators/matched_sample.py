@@ -62,6 +62,11 @@ def coordinates(u: Units, scores: np.ndarray, distance: str, keep: np.ndarray) -
         return logit(scores)[:, None]
     if distance == "propensity":
         return scores[:, None]
+    if distance == "inverse_variance":
+        # each covariate scaled by its sample SD: the diagonal "inverse variance" metric, the
+        # default of Abadie-Imbens' Stata `nnmatch` (and of R's Matching without Weight.matrix)
+        sd = u.x[keep].std(axis=0, ddof=1)
+        return u.x / np.where(sd > 0, sd, 1.0)
     # Mahalanobis: whiten with the pooled within-group covariance, then distances are Euclidean.
     kept = keep.copy()
     centred = u.x.copy()

@@ -52,7 +52,7 @@ __all__ = [
     "segment_effects",
 ]
 
-Distance = Literal["logit", "propensity", "mahalanobis"]
+Distance = Literal["logit", "propensity", "mahalanobis", "inverse_variance"]
 Estimand = Literal["ATT", "ATE"]
 
 
@@ -67,10 +67,13 @@ class MatchedCohort:
         exact: columns matched exactly (team, workflow, rollout date): matches never cross them.
         pre_outcome: the pre-period outcome; given, the estimate is a matched
             difference-in-differences on ``outcome - pre_outcome``.
-        distance: "logit" (the log-odds propensity score, default), "propensity" or
-            "mahalanobis" (on the covariates, whitened by their pooled within-group covariance).
+        distance: "logit" (the log-odds propensity score, default), "propensity",
+            "mahalanobis" (on the covariates, whitened by their pooled within-group covariance)
+            or "inverse_variance" (each covariate scaled by its SD: Stata ``nnmatch``'s default).
         ratio: controls per treated unit (1:k).
         replace: whether a control may serve several treated units (required for the ATE).
+        ties: with replacement, keep every control as near as the k-th match (each weighted
+            1 / count), as R's Matching and Stata's ``nnmatch`` do; default: break ties by order.
         caliper: maximum distance of a match, in standard deviations of the logit score.
         common_support: drop units whose score lies outside the other group's range first.
         score_model: "logit" (statsmodels) or "gbm" (cross-fitted gradient boosting).
@@ -103,6 +106,7 @@ class MatchedCohort:
     distance: Distance = "logit"
     ratio: int = 1
     replace: bool = True
+    ties: bool = False
     caliper: float | None = None
     common_support: bool = False
     score_model: ScoreModel = "logit"
@@ -116,10 +120,12 @@ class MatchedCohort:
     def __post_init__(self) -> None:
         object.__setattr__(self, "covariates", tuple(self.covariates))
         object.__setattr__(self, "exact", tuple(self.exact))
-        if self.distance not in ("logit", "propensity", "mahalanobis"):
+        if self.distance not in Distance.__args__:
             raise ParameterError(
-                f"distance must be logit, propensity or mahalanobis, got {self.distance!r}"
+                f"distance must be one of {list(Distance.__args__)}, got {self.distance!r}"
             )
+        if self.ties and not self.replace:
+            raise ParameterError("ties=True needs matching with replacement (replace=True)")
         if self.estimand not in ("ATT", "ATE"):
             raise ParameterError(f"estimand must be 'ATT' or 'ATE', got {self.estimand!r}")
         if not (isinstance(self.ratio, int) and self.ratio >= 1):
@@ -209,6 +215,7 @@ class MatchedCohort:
             replace=self.replace,
             max_distance=cal * (1 + 1e-12) if on_score else np.inf,
             order=order,
+            ties=self.ties,
         )
         if cal is not None and not on_score:
             ok = np.abs(lscore[m.target] - lscore[m.pool]) <= cal
@@ -225,8 +232,17 @@ class MatchedCohort:
         dropped: pd.DataFrame,
     ) -> Effect:
         change = u.y - u.pre
+        noise = change
+        if self.bias_adjust:
+            # The bias-adjusted estimator compares outcomes net of what the covariates predict,
+            # so its conditional variance is that of the residual (given X), not of the raw
+            # outcome given the score: estimate it from same-group neighbours' residuals.
+            noise = change.copy()
+            for flag in (True, False):
+                rows = keep & (u.treated == flag)
+                noise[rows] -= sample.regression(u, rows, change)[rows]
         sigma2 = within_group_variance(
-            coords[keep], u.strata[keep], u.treated[keep], change[keep], j=self.variance_neighbours
+            coords[keep], u.strata[keep], u.treated[keep], noise[keep], j=self.variance_neighbours
         )
         sig = np.zeros(len(u.y))
         sig[keep] = sigma2
@@ -341,7 +357,7 @@ class MatchedCohort:
                 f"{n_treated - treated_used} adopter(s) had no comparable non-adopter and are "
                 "left out (see tables['dropped']); the estimate describes the matched adopters"
             )
-        if self.score is None and self.distance != "mahalanobis":
+        if self.score is None and self.distance in ("logit", "propensity"):
             notes.append(
                 "standard errors treat the estimated propensity score as known (Abadie-Imbens 2006)"
             )

@@ -16,11 +16,13 @@ alike, following Deng, Knoblich & Lu (2018).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -33,7 +35,14 @@ PrePeriod = Literal["assignment"] | tuple[str, str] | None
 
 @dataclass(frozen=True, slots=True)
 class Mean:
-    """Mean of `column` per unit, averaged over units (booleans become shares)."""
+    """Mean of `column` per unit, averaged over units (booleans become shares).
+
+    Example:
+        >>> import impact
+        >>> pilot = impact.with_assignments("sample:events", "sample:assignments")
+        >>> impact.ab_test(pilot, impact.Mean("csat")).method
+        'ab.welch'
+    """
 
     column: str
     name: str = ""
@@ -46,7 +55,14 @@ class Mean:
 
 @dataclass(frozen=True, slots=True)
 class Proportion:
-    """Share of a unit's events where the boolean `column` is true, averaged over units."""
+    """Share of a unit's events where the boolean `column` is true, averaged over units.
+
+    Example:
+        >>> import impact
+        >>> pilot = impact.with_assignments("sample:events", "sample:assignments")
+        >>> impact.ab_test(pilot, impact.Proportion("resolved")).method
+        'ab.ztest'
+    """
 
     column: str
     name: str = ""
@@ -60,7 +76,14 @@ class Proportion:
 @dataclass(frozen=True, slots=True)
 class Ratio:
     """``sum(numerator) / sum(denominator)`` per arm; `denominator=None` counts the events
-    that have a `numerator` value (handle time *per ticket*)."""
+    that have a `numerator` value (handle time *per ticket*).
+
+    Example:
+        >>> import impact
+        >>> pilot = impact.with_assignments("sample:events", "sample:assignments")
+        >>> impact.ab_test(pilot, impact.Ratio("handle_time_minutes")).method
+        'ab.ratio'
+    """
 
     numerator: str
     denominator: str | None = None
@@ -81,7 +104,14 @@ class Ratio:
 
 @dataclass(frozen=True, slots=True)
 class Sum:
-    """Total of `column` per unit over the test window (e.g. tickets resolved per agent)."""
+    """Total of `column` per unit over the test window (e.g. tickets resolved per agent).
+
+    Example:
+        >>> import impact
+        >>> pilot = impact.with_assignments("sample:events", "sample:assignments")
+        >>> impact.ab_test(pilot, impact.Sum("resolved")).method
+        'ab.sum'
+    """
 
     column: str
     name: str = ""
@@ -198,6 +228,7 @@ def unit_table(
         aggs[f"{i}.cnt"] = values[i].count()
         if isinstance(metric, Ratio) and metric.denominator:
             aggs[f"{i}.dsum"] = events[metric.denominator].cast("float64").sum()
+            aggs[f"{i}.dcnt"] = events[metric.denominator].cast("float64").count()
         if cap is not None and facts["caps"][i] is not None:
             raw = events[metric.column].cast("float64")
             aggs[f"{i}.capped"] = (raw > facts["caps"][i]).cast("int64").sum()
@@ -206,7 +237,7 @@ def unit_table(
         aggs[f"cov.{name}.cnt"] = events[name].cast("float64").count()
     frame = events.group_by([*keys, *(["_window"] if pre is not None else [])])
     frame = frame.aggregate(**aggs).execute()
-    _check_finite(events, frame, metrics)
+    _check_finite(events, frame, metrics, [*covariates, *([exposure] if exposure else [])])
     if pre is not None:
         frame = _split_windows(frame, keys)
     frame = _unit_covariates(frame, covariates, exposure)
@@ -244,15 +275,31 @@ def _check_numeric(events: ir.Table, columns: Sequence[str]) -> None:
             )
 
 
-def _check_finite(events: ir.Table, frame: pd.DataFrame, metrics: Sequence[Metric]) -> None:
-    """A NaN or infinite value makes its unit's sum non-finite; then count the bad events."""
+def _check_finite(
+    events: ir.Table, frame: pd.DataFrame, metrics: Sequence[Metric], others: Sequence[str] = ()
+) -> None:
+    """A NaN or infinite value makes its unit's sum non-finite; then count the bad events.
+
+    Checked for every column that enters a sum: each metric's numerator and denominator,
+    the covariates and the exposure flag (an infinite covariate would otherwise surface as a
+    misleading "zero variance" error after NaN arithmetic).
+    """
+    # column -> (its per-group sum, its per-group count of non-null values); a NULL-only group
+    # sums to NULL (NaN here) with a zero count, a NaN or inf value gives a non-finite sum.
+    sums: dict[str, tuple[str, str]] = {}
     for i, metric in enumerate(metrics):
-        sums = frame[f"{i}.sum"].astype("float64")
-        if (~np.isfinite(sums) & (frame[f"{i}.cnt"] > 0)).any():
-            value = events[metric.column].cast("float64")
+        sums.setdefault(metric.column, (f"{i}.sum", f"{i}.cnt"))
+        if isinstance(metric, Ratio) and metric.denominator:
+            sums.setdefault(metric.denominator, (f"{i}.dsum", f"{i}.dcnt"))
+    for name in others:
+        sums.setdefault(name, (f"cov.{name}.sum", f"cov.{name}.cnt"))
+    for column, (total, count) in sums.items():
+        values = frame[total].astype("float64")
+        if (~np.isfinite(values) & (frame[count] > 0)).any():
+            value = events[column].cast("float64")
             bad = int(events.filter(value.isnan() | value.isinf()).count().execute())
             raise EstimationError(
-                f"{bad} event(s) have a NaN or infinite {metric.column!r}; validate the events "
+                f"{bad} event(s) have a NaN or infinite {column!r}; validate the events "
                 "against their contract (impact.validate) or filter them first"
             )
 
@@ -310,8 +357,28 @@ def _quantile(
     events: ir.Table, value: ir.FloatingValue, post: ir.BooleanValue | None, q: float
 ) -> float | None:
     scope = events if post is None else events.filter(post)
+    if not scope.get_backend().has_operation(ops.Quantile):
+        return order_statistic(scope.select(_v=value), "_v", q)
     result = scope.aggregate(q=value.quantile(q)).execute()["q"].iloc[0]
     return None if pd.isna(result) else float(result)
+
+
+def order_statistic(table: ir.Table, column: str, q: float) -> float | None:
+    """The exact `q` quantile of `column` (linear interpolation, as DuckDB's ``quantile_cont``)
+    from a count and the two order statistics around it: for engines without an exact
+    quantile aggregate (BigQuery, Trino). None when the column has no value.
+    """
+    values = table.select(v=table[column]).filter(ibis._.v.notnull())
+    n = int(values.count().execute())
+    if n == 0:
+        return None
+    position = (n - 1) * q
+    below = math.floor(position)
+    ranked = values.mutate(rank=ibis.row_number().over(order_by="v"))
+    pair = ranked.filter(ranked["rank"].isin([below, min(below + 1, n - 1)]))
+    found = pair.aggregate(lo=pair.v.min(), hi=pair.v.max()).execute().iloc[0]
+    lo, hi = float(found["lo"]), float(found["hi"])
+    return lo + (position - below) * (hi - lo)
 
 
 def _finish(
@@ -359,6 +426,28 @@ def _finish(
                 metric, ptotal, pcount, frame.get(f"{i}.dsum.pre")
             )
     return out, facts
+
+
+def usable(table: pd.DataFrame, index: int) -> pd.Series:
+    """Units that have at least one value of metric `index` (the others are left out).
+
+    A ratio's unit with a zero denominator but a numerator value still counts: the ratio is
+    sum over sum per arm, and dropping it would change the numerator sum.
+    """
+    return table[f"{index}.num"].notna() & (table[f"{index}.count"] > 0)
+
+
+def check_denominators(table: pd.DataFrame, metric: Metric, index: int, unit: str) -> None:
+    """A ratio's denominator is a count, a duration or an exposure: never negative per unit."""
+    if not (isinstance(metric, Ratio) and metric.denominator):
+        return
+    negative = table[f"{index}.den"] < 0
+    if n_bad := int(negative.sum()):
+        raise EstimationError(
+            f"{n_bad} {unit} value(s) have a negative sum of the ratio denominator "
+            f"{metric.denominator!r} (e.g. {table.loc[negative, unit].iloc[0]!r}); a denominator "
+            "counts or measures exposure and cannot be negative. Fix or filter those events."
+        )
 
 
 def pair(

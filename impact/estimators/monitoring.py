@@ -16,7 +16,7 @@ import pandas as pd
 from impact.engine import as_table
 from impact.errors import EstimationError
 from impact.estimators.ab import ABTest
-from impact.estimators.metrics import Metric, Ratio, pair
+from impact.estimators.metrics import Metric, pair, usable
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -67,8 +67,7 @@ def ab_over_time(
             extra = [c for c in static.columns if c.startswith(("0.x", "cov."))]
             cum = cum.merge(static[keys + extra], on=keys, how="left")
         facts = {"missing": {0: 0}, "caps": {}, "capped": {}}
-        usable = cum["0.num"].notna() & ((cum["0.den"] > 0) if isinstance(metric, Ratio) else True)
-        counts = cum.loc[usable].groupby("arm").size()
+        counts = cum.loc[usable(cum, 0)].groupby("arm").size()
         if counts.get(treatment, 0) < 2 or counts.get(test.control, 0) < 2:
             continue
         try:
@@ -94,7 +93,15 @@ def ab_over_time(
 
 
 def plot_over_time(looks: pd.DataFrame, ax: Axes | None = None, *, relative: bool = True) -> Axes:
-    """The cumulative estimate and its interval at each look, with the no-effect line."""
+    """The cumulative estimate and its interval at each look, with the no-effect line.
+
+    Example:
+        >>> import impact
+        >>> pilot = impact.with_assignments("sample:events", "sample:assignments")
+        >>> looks = impact.ab_over_time(pilot, "handle_time_minutes")
+        >>> impact.plot_over_time(looks).get_ylabel()
+        'lift (%)'
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:

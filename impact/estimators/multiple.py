@@ -108,7 +108,7 @@ class ABResults:
 
     def plot(self, ax: Axes | None = None, *, relative: bool = True) -> Axes:
         """Forest plot of every effect."""
-        from impact.reports.plots import forest
+        from impact.forest import forest
 
         return forest(list(self.effects), ax=ax, relative=relative)
 

@@ -46,6 +46,7 @@ def nearest(
     replace: bool = True,
     max_distance: float = np.inf,
     order: np.ndarray | None = None,
+    ties: bool = False,
 ) -> Matches:
     """Match each target row to its `k` nearest pool rows in the same stratum.
 
@@ -59,11 +60,15 @@ def nearest(
         max_distance: matches farther than this (in `coords` units) are not made.
         order: without replacement, targets are served in this order (indices into
             `targets`); greedy, as MatchIt's nearest-neighbour matching.
+        ties: with replacement, also keep every pool row exactly as near as the `k`-th one
+            (each match weighted 1 / count), as R's Matching (``ties=TRUE``) and Stata's
+            ``nnmatch`` do; otherwise ties are broken by order.
     """
     coords = np.asarray(coords, dtype=np.float64).reshape(len(strata), -1)
     shifted = _shifted(coords, strata)
     if replace and shifted.shape[1] == 1:
-        return _nearest_sorted(shifted[:, 0], strata, targets, pool, k, max_distance)
+        found = _nearest_sorted(shifted[:, 0], strata, targets, pool, k, max_distance)
+        return _with_ties(found, shifted, pool) if ties else found
     tree = cKDTree(shifted[pool])
     if replace:
         kk = min(k, len(pool))
@@ -73,7 +78,8 @@ def nearest(
         rows = np.repeat(np.arange(len(targets)), kk).reshape(len(targets), kk)
         safe = np.where(found, idx, 0)
         ok = found & (strata[pool[safe]] == strata[targets][:, None])
-        return _pairs(targets[rows[ok]], pool[safe[ok]], dist[ok])
+        matches = _pairs(targets[rows[ok]], pool[safe[ok]], dist[ok])
+        return _with_ties(matches, shifted, pool, tree) if ties else matches
     if shifted.shape[1] == 1:
         return _greedy_sorted(shifted[:, 0], strata, targets, pool, k, max_distance, order)
     return _greedy(shifted, strata, targets, pool, tree, k, max_distance, order)
@@ -223,6 +229,47 @@ def _greedy(
         np.asarray(out_p, dtype=np.int64),
         np.asarray(out_d, dtype=np.float64),
     )
+
+
+TIE_RTOL = 1e-10  # distances this close (relatively) to the k-th count as tied
+
+
+def _with_ties(
+    m: Matches, shifted: np.ndarray, pool: np.ndarray, tree: cKDTree | None = None
+) -> Matches:
+    """Extend `m` (k nearest per target) with every pool row tied with each target's k-th.
+
+    Rows of other strata are never within reach: strata are shifted apart by more than any
+    distance inside one (see `_shifted`).
+    """
+    if not len(m.target):
+        return m
+    starts = np.flatnonzero(np.r_[True, m.target[1:] != m.target[:-1]])
+    ends = np.r_[starts[1:], len(m.target)]
+    targets = m.target[starts]
+    reach = np.maximum.reduceat(m.distance, starts) * (1 + TIE_RTOL) + 1e-300
+    if shifted.shape[1] == 1:
+        values = shifted[pool, 0]
+        order = np.argsort(values, kind="stable")
+        sorted_values = values[order]
+        x = shifted[targets, 0]
+        lo = np.searchsorted(sorted_values, x - reach, side="left")
+        hi = np.searchsorted(sorted_values, x + reach, side="right")
+        counts = hi - lo
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        picked = order[np.repeat(lo, counts) + offsets]
+        dist = np.abs(values[picked] - np.repeat(x, counts))
+        keep = dist <= np.repeat(reach, counts)
+        return _pairs(np.repeat(targets, counts)[keep], pool[picked[keep]], dist[keep])
+    tree = tree if tree is not None else cKDTree(shifted[pool])
+    near = tree.query_ball_point(shifted[targets], r=reach)
+    counts = np.fromiter((len(v) for v in near), dtype=np.int64, count=len(near))
+    if (counts <= ends - starts).all():
+        return m  # no ties anywhere
+    picked = np.fromiter((i for v in near for i in v), dtype=np.int64, count=int(counts.sum()))
+    owners = np.repeat(targets, counts)
+    dist = np.sqrt(((shifted[pool[picked]] - shifted[owners]) ** 2).sum(axis=1))
+    return _pairs(owners, pool[picked], dist)
 
 
 def _pairs(target: np.ndarray, pool: np.ndarray, distance: np.ndarray) -> Matches:

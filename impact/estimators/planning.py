@@ -21,8 +21,9 @@ from impact.engine import as_table
 from impact.errors import EstimationError, ParameterError
 from impact.estimators import _inference, sequential
 from impact.estimators.adjustment import linearize
-from impact.estimators.metrics import Metric, MetricKind, unit_table
+from impact.estimators.metrics import Metric, MetricKind, check_denominators, unit_table
 from impact.estimators.metrics import resolve as resolve_metric
+from impact.estimators.metrics import usable as has_value
 from impact.result import Alternative
 
 
@@ -119,7 +120,8 @@ def plan_ab(
     table = as_table(events)
     table = table.mutate(_impact_all=ibis.literal("all"))
     units, _ = unit_table(table, [chosen], unit=unit, arm="_impact_all")
-    usable = units.loc[units["0.num"].notna() & (units["0.den"] > 0)]
+    check_denominators(units, chosen, 0, unit)
+    usable = units.loc[has_value(units, 0)]
     if len(usable) < 2:
         raise EstimationError(
             f"the pre-period has {len(usable)} unit(s) with {chosen.column}; "

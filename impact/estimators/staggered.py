@@ -74,10 +74,17 @@ def group_time(
                 "every treated unit starts in the same period and no unit is never treated: "
                 "there is no comparison group for a DiD"
             )
-    rows, infl, obs_infl = [], [], []
+    # Units grouped by cohort: a cell's treated units are one cohort and its comparison units
+    # a few others, so each cell reads only their rows (outcomes one column per period).
+    blocks = {value: np.flatnonzero(usable == value) for value in np.unique(usable)}
+    outcomes = {value: np.asfortranarray(y[rows]) for value, rows in blocks.items()}
+    most = len(cohorts) * (len(times) - 1)
+    influence = np.zeros((n, most), order="F")
+    observed_influence = np.zeros((n, most), order="F")
+    rows_out: list[dict[str, object]] = []
     empty_cells: list[str] = []
     for g in cohorts:
-        treated = usable == g
+        treated = blocks[g]
         for idx in range(1, len(times)):
             current = times[idx]
             if current > last_period:
@@ -91,22 +98,31 @@ def group_time(
             else:
                 base = idx - 1
             if control_group == "never_treated":
-                control = ~np.isfinite(usable)
+                comparison = [np.inf] if np.inf in blocks else []
             else:
-                control = (usable > max(current, times[base]) + anticipation) & ~treated
-            if not control.any():
+                cutoff = max(current, times[base]) + anticipation
+                comparison = [value for value in blocks if value > cutoff and value != g]
+            if not comparison:
                 empty_cells.append(f"(g={g:g}, t={current:g})")
                 continue
-            keep = treated | control
-            dy = y[keep, idx] - y[keep, base]
-            x = panel.x[keep, base, :]
-            att, psi = _two_by_two(dy, treated[keep], x, w[keep], adjustment)
-            influence = np.zeros(n)
-            influence[keep] = psi * n / keep.sum()
-            wt = w * treated
-            mean_t = float((wt * y[:, idx]).sum() / wt.sum())
-            observed = np.where(treated, w * (y[:, idx] - mean_t) / wt.mean(), 0.0)
-            rows.append(
+            k = len(rows_out)
+            if adjustment == "none":
+                att = _difference_in_means(
+                    g, comparison, blocks, outcomes, w, idx, base, influence[:, k]
+                )
+            else:
+                keep = np.concatenate([treated, *(blocks[value] for value in comparison)])
+                dy = y[keep, idx] - y[keep, base]
+                is_treated = np.zeros(len(keep), dtype=bool)
+                is_treated[: len(treated)] = True
+                att, psi = _two_by_two(dy, is_treated, panel.x[keep, base, :], w[keep], adjustment)
+                influence[keep, k] = psi * n / len(keep)
+            w_treated = w[treated]
+            level = outcomes[g][:, idx]
+            total = w_treated.sum()
+            mean_t = float(w_treated @ level / total)
+            observed_influence[treated, k] = w_treated * (level - mean_t) * (n / total)
+            rows_out.append(
                 {
                     "cohort": g,
                     "time": current,
@@ -115,18 +131,16 @@ def group_time(
                     "post": bool(g <= current),
                     "att": att,
                     "observed": mean_t,
-                    "n_treated": int(treated.sum()),
-                    "n_control": int(control.sum()),
+                    "n_treated": len(treated),
+                    "n_control": sum(len(blocks[value]) for value in comparison),
                 }
             )
-            infl.append(influence)
-            obs_infl.append(observed)
     if empty_cells:
         notes.append(
             f"{len(empty_cells)} group-time cell(s) have no comparison unit and are not "
             f"estimated: {', '.join(empty_cells[:5])}{' ...' if len(empty_cells) > 5 else ''}"
         )
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows_out)
     if table.empty or not table["post"].any():
         raise EstimationError(
             "no post-treatment group-time effect can be estimated: every treated cohort lacks "
@@ -135,10 +149,41 @@ def group_time(
         )
     return GroupTime(
         table=table,
-        influence=np.column_stack(infl),
-        observed_influence=np.column_stack(obs_infl),
+        influence=influence[:, : len(table)],
+        observed_influence=observed_influence[:, : len(table)],
         notes=tuple(notes),
     )
+
+
+def _difference_in_means(
+    g: float,
+    comparison: list[float],
+    blocks: dict[float, np.ndarray],
+    outcomes: dict[float, np.ndarray],
+    w: np.ndarray,
+    idx: int,
+    base: int,
+    influence: np.ndarray,
+) -> float:
+    """ATT(g, t) without covariates, writing its influence function into `influence`.
+
+    The outcome regression on an intercept alone: the treated cohort's mean change minus the
+    comparison units' (weighted), and the influence ``n w_i (dy_i - mean) / W`` of each side
+    (minus on the comparison side), as the general :func:`_outcome_regression` gives.
+    """
+    n = len(w)
+    change_t = outcomes[g][:, idx] - outcomes[g][:, base]
+    w_t = w[blocks[g]]
+    total_t = w_t.sum()
+    eta_t = float(w_t @ change_t) / total_t
+    changes = [outcomes[v][:, idx] - outcomes[v][:, base] for v in comparison]
+    weights = [w[blocks[v]] for v in comparison]
+    total_c = sum(float(wc.sum()) for wc in weights)
+    eta_c = sum(float(wc @ dc) for wc, dc in zip(weights, changes, strict=True)) / total_c
+    influence[blocks[g]] = w_t * (change_t - eta_t) * (n / total_t)
+    for value, wc, dc in zip(comparison, weights, changes, strict=True):
+        influence[blocks[value]] = -wc * (dc - eta_c) * (n / total_c)
+    return eta_t - eta_c
 
 
 def _two_by_two(

@@ -24,7 +24,6 @@ from impact.estimators import _bootstrap, _inference
 from impact.result import Diagnostic, Effect
 
 Vcov = Literal["iid", "hetero", "cluster"]
-MIN_CLUSTERS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +154,9 @@ class DiffInDiff:
                     meat[i, j] = meat[j, i] = meat_sums[f"m_{i}_{j}"]
             cov = xtx_inv @ meat @ xtx_inv * n / (n - k)
         else:
-            scores = _cluster_scores(rows, self.cluster, w * resid, regressors, k)
+            scores, treated_clusters = _cluster_scores(
+                rows, self.cluster, w * resid, regressors, k, d
+            )
             n_clusters = scores.shape[0]
             if n_clusters < 2:
                 raise EstimationError(
@@ -169,17 +170,28 @@ class DiffInDiff:
         low, high, p = _inference.interval(est, se, confidence=self.confidence, df=df)
         notes, method, diagnostics = [], f"did.2x2+{vcov}", []
         if n_clusters is not None:
+            few = _bootstrap.few_clusters(n_clusters, treated_clusters)
             diagnostics.append(
-                Diagnostic("n_clusters", float(n_clusters), passed=n_clusters >= MIN_CLUSTERS)
+                Diagnostic(
+                    "n_clusters",
+                    float(n_clusters),
+                    passed=not few,
+                    detail=f"{treated_clusters} treated; wild bootstrap when few",
+                )
             )
-            if n_clusters < MIN_CLUSTERS:
+            if few:
                 if isinstance(data, pd.DataFrame):
-                    low, high, p = self._wild(data, names, n_clusters, notes)
+                    low, high, p = self._wild(data, n_clusters, treated_clusters, notes)
                     method += "+wild_bootstrap"
                 else:
                     notes.append(
-                        f"only {n_clusters} clusters: the interval uses a t({n_clusters - 1}) "
-                        "distribution; pass a (small) pandas panel to get a wild bootstrap"
+                        _bootstrap.few_clusters_note(
+                            n_clusters,
+                            treated_clusters,
+                            str(self.cluster),
+                            f"the interval uses a t({n_clusters - 1}) distribution (pass a small "
+                            "pandas frame to get a wild cluster bootstrap instead)",
+                        )
                     )
         # counterfactual mean of the treated after: the fitted cell mean without the effect
         c = xtx[3] / xtx[3, 3]
@@ -217,7 +229,7 @@ class DiffInDiff:
         )
 
     def _wild(
-        self, data: pd.DataFrame, names: list[str], n_clusters: int, notes: list[str]
+        self, data: pd.DataFrame, n_clusters: int, treated_clusters: int, notes: list[str]
     ) -> tuple[float, float, float]:
         cols = [self.outcome, self.treated, self.post, *self.covariates, self.cluster]
         frame = data[[c for c in dict.fromkeys([*cols, self.weights]) if c]].dropna()
@@ -236,20 +248,34 @@ class DiffInDiff:
             seed=self.seed,
         )
         notes.append(
-            f"only {n_clusters} clusters: the p-value and interval come from a wild cluster "
-            f"bootstrap ({wild.kind} weights, null imposed), because normal-theory intervals "
-            "are too narrow with few clusters"
+            _bootstrap.few_clusters_note(
+                n_clusters,
+                treated_clusters,
+                str(self.cluster),
+                f"the p-value and interval come from a wild cluster bootstrap ({wild.kind} "
+                "weights, null imposed)",
+            )
         )
         return wild.ci_low, wild.ci_high, wild.p_value
 
 
 def _cluster_scores(
-    rows: ir.Table, cluster: str | None, weighted_resid: ir.Value, regressors: list, k: int
-) -> np.ndarray:
-    """Per-cluster score sums (clusters x k), aggregated in the engine."""
+    rows: ir.Table,
+    cluster: str | None,
+    weighted_resid: ir.Value,
+    regressors: list,
+    k: int,
+    treated: ir.Value,
+) -> tuple[np.ndarray, int]:
+    """Per-cluster score sums (clusters x k) and the number of clusters with treated rows,
+    aggregated in the engine."""
     sums = (
         rows.group_by(cluster)
-        .aggregate(**{f"s_{i}": (weighted_resid * regressors[i]).sum() for i in range(k)})
+        .aggregate(
+            _treated=treated.max(),
+            **{f"s_{i}": (weighted_resid * regressors[i]).sum() for i in range(k)},
+        )
         .execute()
     )
-    return sums[[f"s_{i}" for i in range(k)]].to_numpy(np.float64)
+    n_treated = int((sums["_treated"].to_numpy(np.float64) > 0).sum())
+    return sums[[f"s_{i}" for i in range(k)]].to_numpy(np.float64), n_treated

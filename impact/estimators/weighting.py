@@ -51,7 +51,8 @@ class Weighting:
         doubly_robust: add a linear outcome regression per group (AIPW).
         normalize: Hajek (self-normalized) weights; False gives Horvitz-Thompson weights.
         trim: drop units whose propensity score lies outside ``(low, high)``, e.g.
-            ``(0.05, 0.95)``; the dropped units are reported and the estimand narrows.
+            ``(0.05, 0.95)``; the dropped units are reported and the estimand narrows. The
+            score model is then refitted on the units kept.
         score_model: "logit" or "gbm"; score: a column of user-supplied scores.
         std_error: "sandwich" (influence functions) or "bootstrap" (resample units, refit).
         n_boot: bootstrap replicates; seed: their random seed.
@@ -138,6 +139,10 @@ class Weighting:
                     f"trimming to scores in {self.trim} leaves only one "
                     "group; no overlap. Loosen the bounds."
                 )
+            if self.score is None:
+                # Refit on the units kept, so the weights, the estimate and its sandwich (which
+                # stacks the score equations of the fitted model) all describe one model.
+                scores = fit_scores(u.x, u.treated, model=self.score_model, names=u.names)
         refit = self.score is None and self.score_model == "logit"
         tau, base, phi_tau, phi_base = self._point(u, scores, refit)
         n = len(u.y)
@@ -387,10 +392,30 @@ def _diagnostics(
 
 
 def ipw(units: Any, outcome: str, **options: Any) -> Effect:
-    """Shortcut for ``Weighting(outcome, **options).estimate(units)``."""
+    """Shortcut for ``Weighting(outcome, **options).estimate(units)``.
+
+    Example:
+        >>> import impact
+        >>> units = impact.adopter_units("sample:events", "sample:agents", "sample:rollouts",
+        ...                              outcomes="handle_time_minutes").execute()
+        >>> e = impact.ipw(units, "post_handle_time_minutes",
+        ...                pre_outcome="pre_handle_time_minutes", covariates=["tenure_months"])
+        >>> e.method, e.estimand, e.ci_high < 0
+        ('weighting.ipw', 'ATT', True)
+    """
     return Weighting(outcome, **options).estimate(units)
 
 
 def aipw(units: Any, outcome: str, **options: Any) -> Effect:
-    """Shortcut for ``Weighting(outcome, doubly_robust=True, **options).estimate(units)``."""
+    """Shortcut for ``Weighting(outcome, doubly_robust=True, **options).estimate(units)``.
+
+    Example:
+        >>> import impact
+        >>> units = impact.adopter_units("sample:events", "sample:agents", "sample:rollouts",
+        ...                              outcomes="handle_time_minutes").execute()
+        >>> e = impact.aipw(units, "post_handle_time_minutes",
+        ...                 pre_outcome="pre_handle_time_minutes", covariates=["tenure_months"])
+        >>> e.method, e.ci_high < 0
+        ('weighting.aipw', True)
+    """
     return Weighting(outcome, doubly_robust=True, **options).estimate(units)

@@ -11,7 +11,9 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
 color:#1f2328}
 h1{font-size:1.6rem} h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
-td,th{border-bottom:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;font-size:.92rem}
+td,th{border-bottom:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;font-size:.92rem;
+vertical-align:top}
+td:last-child{min-width:22rem}
 .ok{color:#1a7f37}.failed{color:#cf222e}.headline{font-size:1.05rem;margin:.4rem 0}
 .muted{color:#656d76;font-size:.85rem}
 """
@@ -52,6 +54,14 @@ def render_index(reports: Mapping[str, Sequence[Mapping[str, Any]]], *, generate
     )
 
 
+def _first_sentence(text: str, limit: int = 140) -> str:
+    """The headline's first sentence, cut to `limit` characters: the history stays scannable
+    (the latest good run shows the whole headline above the table)."""
+    first = text.split(". ")[0].rstrip(".")
+    first = first + "." if first and not first.endswith(("!", "?")) else first
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "\u2026"
+
+
 def _history_row(name: str, run: Mapping[str, Any]) -> str:
     status = str(run.get("status"))
     css = "ok" if status == "succeeded" else "failed"
@@ -62,7 +72,7 @@ def _history_row(name: str, run: Mapping[str, Any]) -> str:
     detail = (
         html.escape(f"{error.get('type', '')}: {error.get('message', '')}"[:160])
         if error
-        else html.escape(str(run.get("headline", "")))
+        else html.escape(_first_sentence(str(run.get("headline", ""))))
     )
     return (
         f"<tr><td><a href='{link}'>{html.escape(run['run_id'])}</a></td>"

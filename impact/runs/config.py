@@ -69,7 +69,7 @@ def load_project(config: Path | None = None) -> Project:
     """Parse and check the project config (names, notebooks inside ``notebooks/``, crons)."""
     path = config or find_config()
     root = path.parent.resolve()
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("reports"), dict):
         raise ParameterError(f"{path}: expected a mapping with a 'reports' section")
     notebooks = (root / "notebooks").resolve()
@@ -103,11 +103,43 @@ def load_project(config: Path | None = None) -> Project:
             audience=tuple(entry.get("audience") or ()),
             parameters=MappingProxyType(dict(params)),
         )
-    reports_dir = (root / str(raw.get("reports_dir", "reports"))).resolve()
     return Project(
         root=root,
         reports=MappingProxyType(reports),
-        reports_dir=reports_dir,
+        reports_dir=_reports_dir(path, root, raw.get("reports_dir", "reports")),
         kernel=str(raw.get("kernel", "impact")),
         delivery=Delivery.from_config(raw.get("delivery"), root),
     )
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document in `path`, loaded safely; a broken file is a ParameterError naming it."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        # Safe loading refuses Python tags (``!!python/object``) with a ConstructorError too.
+        raise ParameterError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+
+
+def _reports_dir(path: Path, root: Path, value: Any) -> Path:
+    """Where runs are written: a folder inside the project, or an absolute path on purpose.
+
+    A relative ``reports_dir`` must stay inside the project root (``../elsewhere`` is refused),
+    so a config copied between projects cannot write outside its own. An absolute path is
+    taken as written: it says plainly where reports go (e.g. a shared drive).
+    """
+    text = str(value).strip()
+    if not text:
+        raise ParameterError(f"{path}: reports_dir is empty; leave it out for reports/")
+    given = Path(text).expanduser()
+    if given.is_absolute():
+        return given.resolve()
+    # Checked on the path as written, before symbolic links are followed: a link inside the
+    # project was put there by someone who meant it.
+    inside = Path(os.path.normpath(root / given))
+    if inside == root or not inside.is_relative_to(root):
+        raise ParameterError(
+            f"{path}: reports_dir {text!r} must be a folder inside the project ({root}), "
+            "or an absolute path"
+        )
+    return inside.resolve()

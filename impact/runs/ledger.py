@@ -89,6 +89,23 @@ def successful_run(reports_dir: Path, report: str, inputs_key: str) -> str | Non
     return row[0] if row else None
 
 
+def previous_success(reports_dir: Path, report: str, period_end: str | None) -> str | None:
+    """The run id of the last success of `report` to compare a new run with, if any.
+
+    For a run with a `period_end`: the most recent success (by start) of a period ending no
+    later than it, so a backfill of an old period compares with the period before it, never
+    with newer runs. Without one (a manual run on all data): the most recent success.
+    """
+    query = "SELECT run_id FROM runs WHERE report = ? AND status = 'succeeded'"
+    args: tuple[str, ...] = (report,)
+    if period_end:
+        query += " AND period_end IS NOT NULL AND period_end <= ?"
+        args += (period_end,)
+    with _connect(reports_dir) as con:
+        row = con.execute(query + " ORDER BY started_at DESC LIMIT 1", args).fetchone()
+    return row[0] if row else None
+
+
 def succeeded_periods(reports_dir: Path, report: str) -> set[str]:
     """The period ends for which `report` has a successful run."""
     with _connect(reports_dir) as con:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from impact.reports.index import render_index
+from impact.runs.ledger import previous_success
 
 MANIFEST = "manifest.json"
 
@@ -50,6 +51,19 @@ def read_manifests(reports_dir: Path) -> dict[str, list[dict[str, Any]]]:
     for runs in found.values():
         runs.sort(key=lambda m: str(m.get("run_id")), reverse=True)
     return found
+
+
+def previous_result(reports_dir: Path, report: str, period_end: str | None, root: Path) -> str:
+    """Path (relative to `root` when inside it) of the ``result.json`` a new run of `report`
+    compares with, or ``""`` on a first run: the notebook's ``previous_result`` parameter."""
+    run_id = previous_success(reports_dir, report, period_end)
+    if run_id is None:
+        return ""
+    path = (reports_dir / report / run_id / "result.json").resolve()
+    if not path.is_file():
+        return ""
+    root = root.resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def rebuild_index(reports_dir: Path) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from impact.errors import ParameterError
+from impact.runs.config import read_yaml
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -20,6 +21,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
 }
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
+_SECRET_WORDS = {"password", "passwd", "secret", "credential", "credentials", "apikey"}
+_SECRET_ENDINGS = ("token", "api_key", "access_key", "private_key")  # not "token_price"
 
 
 def declared_parameters(notebook: Path) -> dict[str, str]:
@@ -34,6 +37,23 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
     if not declared:
         raise ParameterError(f"{notebook.name} has no cell tagged 'parameters'")
     return {name: _type_of(info) for name, info in declared.items()}
+
+
+def declared_defaults(notebook: Path) -> dict[str, Any]:
+    """``{name: default}`` of the notebook's parameters, for those whose default is a literal.
+
+    The runner fingerprints the input files a run reads; a path left at its default is read
+    too, so it is fingerprinted like one passed explicitly.
+    """
+    import papermill
+
+    defaults = {}
+    for name, info in papermill.inspect_notebook(str(notebook)).items():
+        try:
+            defaults[name] = ast.literal_eval(str(info.get("default")))
+        except (ValueError, SyntaxError):
+            continue  # an expression, not a literal: nothing to fingerprint
+    return defaults
 
 
 def _type_of(info: Mapping[str, Any]) -> str:
@@ -71,13 +91,28 @@ def coerce(name: str, value: Any, type_name: str) -> Any:
 
 
 def check_parameters(notebook: Path, params: Mapping[str, Any]) -> dict[str, Any]:
-    """`params` coerced to the declared types; unknown names raise ParameterError."""
+    """`params` coerced to the declared types; unknown names raise ParameterError.
+
+    A parameter named like a credential (``password``, ``token``, ``api_key``, ...) is refused
+    whatever the notebook declares: parameters are written to every manifest, so secrets come
+    from the environment instead.
+    """
+    if secret := sorted(name for name in params if _looks_like_credential(str(name))):
+        raise ParameterError(
+            f"parameter(s) {secret} look like credentials; parameters are written to every run "
+            "manifest, so read secrets from the environment inside the notebook instead"
+        )
     declared = declared_parameters(notebook)
     if unknown := sorted(set(params) - set(declared)):
         raise ParameterError(
             f"{notebook.name} declares no parameter {unknown}; it has {sorted(declared)}"
         )
     return {name: coerce(name, value, declared[name]) for name, value in params.items()}
+
+
+def _looks_like_credential(name: str) -> bool:
+    words = name.lower().replace("-", "_").split("_")
+    return bool(_SECRET_WORDS & set(words)) or "_".join(words).endswith(_SECRET_ENDINGS)
 
 
 def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -92,10 +127,8 @@ def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def load_params_file(path: Path) -> dict[str, Any]:
-    """Parameters from a YAML mapping (loaded safely)."""
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """Parameters from a YAML mapping (loaded safely; broken YAML is a ParameterError)."""
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected a mapping of parameter names to values")
     return data

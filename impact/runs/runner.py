@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from impact.engine import fingerprint
 from impact.errors import ImpactError, MissingDependencyError, ParameterError
 from impact.reports.html import export_html, extract_result
@@ -25,8 +27,14 @@ from impact.reports.pdf import export_pdf
 from impact.runs import ledger
 from impact.runs.config import Project
 from impact.runs.delivery import deliver
-from impact.runs.manifest import MANIFEST, rebuild_index, utc_now, write_json
-from impact.runs.params import check_parameters
+from impact.runs.manifest import (
+    MANIFEST,
+    previous_result,
+    rebuild_index,
+    utc_now,
+    write_json,
+)
+from impact.runs.params import check_parameters, declared_defaults
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +90,11 @@ def run_report(
     value of the wrong type. Every other failure is recorded and returned, not raised. A run on
     exactly the inputs of an earlier success (parameters, notebook, input file contents)
     returns that run with status ``"unchanged"`` unless `force` is set.
+
+    Input files are the parameters, passed or left at the notebook's default, that name an
+    existing file or folder. They are fingerprinted before the kernel starts and again after
+    it ends: a file that changed in between is listed in the manifest's
+    ``inputs_changed_during_run`` (with a warning in ``warnings``); the run is still published.
     """
     spec = project.report(name)
     merged = dict(spec.parameters) | dict(params or {})
@@ -90,7 +103,9 @@ def run_report(
     checked = check_parameters(spec.notebook, merged)
     recover_abandoned(project)
     notebook_sha = _sha256(spec.notebook)
-    inputs = _input_fingerprints(project.root, checked)
+    # A path left at the notebook's default is read as surely as one passed in.
+    read = declared_defaults(spec.notebook) | checked
+    inputs = _input_fingerprints(project.root, read)
     key = _inputs_key(checked, notebook_sha, inputs)
     if not force and (previous := ledger.successful_run(project.reports_dir, name, key)):
         folder = project.reports_dir / name / previous
@@ -120,8 +135,21 @@ def run_report(
         inputs_key=key,
         started_at=manifest["started_at"],
     )
+    run_params = _with_previous(project, name, checked, read)
+    if "previous_result" in run_params:
+        manifest["previous_result"] = run_params["previous_result"] or None
     clock = time.perf_counter()
-    exit_code, error = _execute(project, spec.notebook, executed, checked, progress=progress)
+    exit_code, error = _execute(project, spec.notebook, executed, run_params, progress=progress)
+    if changed := _changed_inputs(project.root, read, inputs):
+        # Published all the same (the run read each file once, as it then was), but said
+        # plainly; the ledger keeps the fingerprints from before, so the next run re-runs.
+        manifest["inputs_changed_during_run"] = changed
+        manifest["warnings"] = [
+            f"input {param!r} changed while the report ran; it reflects the file as it was "
+            "when read, and the next run will read it again"
+            for param in changed
+        ]
+        log.warning("%s %s: input(s) %s changed during the run", name, run_id, changed)
     if exit_code == EXIT_OK:
         exit_code, error = _publish_files(executed, staging, spec.title, manifest)
     manifest |= {
@@ -133,6 +161,19 @@ def run_report(
     }
     final = _settle(project, staging, manifest)
     return RunOutcome(name, run_id, manifest["status"], exit_code, final, manifest)
+
+
+def _with_previous(
+    project: Project, name: str, checked: Mapping[str, Any], declared: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`checked`, plus ``previous_result`` (the last good run's result.json, ``""`` on a first
+    run) when the notebook declares it and the caller left it unset. It stays out of the
+    inputs key: which run came before does not change this run's inputs."""
+    params = dict(checked)
+    if "previous_result" in declared and "previous_result" not in checked:
+        period = checked.get("period_end") or None
+        params["previous_result"] = previous_result(project.reports_dir, name, period, project.root)
+    return params
 
 
 def _settle(project: Project, staging: Path, manifest: dict[str, Any]) -> Path:
@@ -255,11 +296,56 @@ def _contracts_of(result: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _input_fingerprints(root: Path, params: Mapping[str, Any]) -> dict[str, str]:
+    """A content fingerprint of every parameter that names an existing file or folder.
+
+    A YAML input that names further files (the portfolio lists its use cases' registers) makes
+    those inputs too, keyed ``param>path``: editing only a register is a new input.
+    """
     out = {}
     for key, value in params.items():
-        if isinstance(value, str) and value and (root / value).exists():
-            out[key] = fingerprint(root / value)
+        if (path := _input_path(root, value)) is None:
+            continue
+        out[key] = fingerprint(path)
+        if path.is_file() and path.suffix.lower() in {".yaml", ".yml"}:
+            for named in _named_in_yaml(path):
+                if (inner := _input_path(root, named)) is not None and inner != path:
+                    out[f"{key}>{named}"] = fingerprint(inner)
     return out
+
+
+def _input_path(root: Path, value: Any) -> Path | None:
+    if not (isinstance(value, str) and value.strip()):
+        return None
+    path = root / value
+    # "." or "/" names a folder holding the whole project: not an input, and no end.
+    if path.exists() and not (path.is_dir() and root.resolve().is_relative_to(path.resolve())):
+        return path
+    return None
+
+
+def _named_in_yaml(path: Path) -> list[str]:
+    """Every string value in a YAML file (safe loader); [] when it does not parse."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    found: list[str] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(set(found))
+
+
+def _changed_inputs(root: Path, params: Mapping[str, Any], before: Mapping[str, str]) -> list[str]:
+    """Parameters whose input file is no longer what it was before the run (or is gone)."""
+    after = _input_fingerprints(root, params)
+    return sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
 
 
 def _engine_versions() -> dict[str, str]:

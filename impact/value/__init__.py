@@ -11,7 +11,7 @@ from impact.value.case import BusinessCase
 from impact.value.cashflow import CashFlows, irr, monthly_rate, npv, payback_month
 from impact.value.cost import CostPerOutcome, cost_per_outcome
 from impact.value.decision import Decision, DecisionRule, Guardrail, NorthStar, decide
-from impact.value.money import Value
+from impact.value.money import Value, bare_amounts, bare_columns
 from impact.value.montecarlo import Payback, payback
 from impact.value.register import Assumption, Register
 from impact.value.sensitivity import BreakEven, Sensitivity, break_even, sensitivity
@@ -30,6 +30,8 @@ __all__ = [
     "Register",
     "Sensitivity",
     "Value",
+    "bare_amounts",
+    "bare_columns",
     "break_even",
     "cost_per_outcome",
     "decide",

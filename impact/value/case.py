@@ -27,7 +27,14 @@ from impact.value.register import Register
 
 def as_effects(effect: Effect | Sequence[Effect]) -> tuple[Effect, ...]:
     """One or several effects as a tuple, each checked for a usable sampling distribution."""
-    effects = (effect,) if isinstance(effect, Effect) else tuple(effect)
+    if isinstance(effect, Effect):
+        effects: tuple[Effect, ...] = (effect,)
+    elif isinstance(effect, Sequence) and not isinstance(effect, str):
+        effects = tuple(effect)
+    else:
+        raise TypeError(
+            f"effect must be an impact.Effect or a list of them, got {type(effect).__name__}"
+        )
     if not effects:
         raise ParameterError("pass at least one Effect (e.g. on handle_time_minutes)")
     seen: set[str] = set()
@@ -51,6 +58,16 @@ def as_effects(effect: Effect | Sequence[Effect]) -> tuple[Effect, ...]:
     return effects
 
 
+def check_type(register: object) -> Register:
+    """`register` if it is a :class:`Register`, else a TypeError saying how to get one."""
+    if not isinstance(register, Register):
+        raise TypeError(
+            "costs must be an impact.value.Register (Register.from_yaml('assumptions/...yaml')), "
+            f"got {type(register).__name__}"
+        )
+    return register
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class BusinessCase:
     """Effects x register x volume: evaluates monthly cash flows for any inputs.
@@ -65,11 +82,15 @@ class BusinessCase:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "effects", as_effects(self.effects))
+        check_type(self.register)
         check_register(self.register, self.outcomes)
         if self.volume is None:
             self.register.require(["tickets_per_month"], purpose="the ticket volume")
         elif not (
-            isinstance(self.volume, (int, float)) and math.isfinite(self.volume) and self.volume > 0
+            isinstance(self.volume, (int, float))
+            and not isinstance(self.volume, bool)
+            and math.isfinite(self.volume)
+            and self.volume > 0
         ):
             raise ParameterError(
                 f"volume must be a positive number of tickets per month, got {self.volume!r}"

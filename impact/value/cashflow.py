@@ -68,10 +68,13 @@ def check_register(register: Register, outcomes: tuple[str, ...] = ()) -> None:
     needed += [name for outcome, name in VARIABLE_COSTS.items() if outcome not in outcomes]
     register.require(dict.fromkeys(needed), purpose="the business case")
     rate = register["discount_rate_annual"]
-    if rate.low < 0 or rate.high >= 1:
+    # `support` is where draws can fall: for a normal range it reaches past [low, high].
+    lowest, highest = rate.support
+    if lowest < 0 or highest >= 1:
         raise ParameterError(
             f"discount_rate_annual must lie in [0, 1) (an annual rate such as 0.10 for 10%), got "
-            f"value {rate.value}, range [{rate.low}, {rate.high}]; percentages are fractions"
+            f"value {rate.value}, range [{rate.low}, {rate.high}] ({rate.distribution}, draws "
+            f"from {lowest:.4g} to {highest:.4g}); percentages are fractions"
         )
     horizon = register["horizon_months"]
     if (
@@ -84,8 +87,12 @@ def check_register(register: Register, outcomes: tuple[str, ...] = ()) -> None:
             f"{MAX_HORIZON_MONTHS}, got {horizon.value} ({horizon.distribution})"
         )
     adoption = register["adoption_max"]
-    if adoption.high > 1:
-        raise ParameterError(f"adoption_max is a share and cannot exceed 1, got {adoption.high}")
+    if adoption.support[1] > 1:
+        raise ParameterError(
+            f"adoption_max is a share and cannot exceed 1, but its {adoption.distribution} range "
+            f"[{adoption.low}, {adoption.high}] draws up to {adoption.support[1]:.4g}; use a "
+            "bounded distribution (uniform or triangular) with high <= 1"
+        )
     for a in register.by_category("build"):
         if a.unit != "usd":
             raise ParameterError(f"build cost {a.name!r} must be in usd (one-off), got {a.unit!r}")
@@ -203,7 +210,8 @@ def cash_flows(
     month = np.arange(horizon + 1, dtype=np.float64).reshape(1, -1)
     ramp = column(values["adoption_ramp_months"])
     share = np.where(ramp > 0, np.clip(month / np.where(ramp > 0, ramp, 1.0), 0.0, 1.0), 1.0)
-    adoption = column(values["adoption_max"]) * share * (month >= 1)
+    # Shares stay in [0, 1] even in the ~3e-5 normal tail the register check allows.
+    adoption = np.clip(column(values["adoption_max"]), 0.0, 1.0) * share * (month >= 1)
     benefit = column(volume) * adoption * column(value_per_ticket)
     build = np.zeros((n, horizon + 1))
     build[:, :1] = sum((column(values[b]) for b in build_names), np.zeros((n, 1)))
@@ -250,21 +258,47 @@ def irr(net: np.ndarray | list[float]) -> float:
     return float(optimize.brentq(f, grid[i], grid[i + 1], xtol=1e-14, rtol=1e-12))
 
 
-def schedule_frame(flows: CashFlows, start: pd.Timestamp | None = None) -> pd.DataFrame:
-    """The point schedule as a table (first draw): one row per month, money in usd."""
+def schedule_frame(
+    flows: CashFlows,
+    start: pd.Timestamp | None = None,
+    simulated: CashFlows | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """The point schedule as a table (first draw of `flows`): one row per month, money in usd.
+
+    Money columns are ``benefit_usd`` (the AI's gross benefit), ``cost_usd`` (build in month
+    0, run costs after), ``net_usd`` and ``cumulative_usd``; each has ``<name>_low_usd`` and
+    ``<name>_high_usd``, the month's interval over the `simulated` futures (equal to the point
+    without them). ``discount_factor`` turns a month's net into its present value.
+    """
     months = np.arange(flows.net.shape[1])
+    point = {
+        "benefit": flows.benefit,
+        "cost": flows.cost,
+        "net": flows.net,
+        "cumulative": flows.cumulative,
+    }
+    sims = point
+    if simulated is not None:
+        sims = {
+            "benefit": simulated.benefit,
+            "cost": simulated.cost,
+            "net": simulated.net,
+            "cumulative": simulated.cumulative,
+        }
+    alpha = (1 - confidence) / 2
     frame = pd.DataFrame(
         {
             "month": months,
             "adoption": flows.adoption[0],
-            "benefit_usd": flows.benefit[0],
-            "build_cost_usd": flows.build[0],
-            "run_cost_usd": flows.run[0],
-            "net_usd": flows.net[0],
-            "cumulative_usd": flows.cumulative[0],
-            "discounted_net_usd": flows.net[0] * (1 + flows.rate_monthly[0]) ** -months,
+            "discount_factor": (1 + flows.rate_monthly[0]) ** -months.astype(np.float64),
         }
     )
+    for name, values in point.items():
+        low, high = np.quantile(sims[name], [alpha, 1 - alpha], axis=0)
+        frame[f"{name}_usd"] = values[0]
+        frame[f"{name}_low_usd"] = low
+        frame[f"{name}_high_usd"] = high
     if start is not None:
         frame.insert(1, "month_start", [start + pd.DateOffset(months=int(m) - 1) for m in months])
     return frame

@@ -10,7 +10,7 @@ effect of -2 minutes per ticket puts 2 minutes of labour back on every AI-assist
 from __future__ import annotations
 
 import html
-import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from impact.data import numeric
 from impact.engine import as_table
 from impact.errors import EstimationError, ParameterError
 from impact.result import Effect
-from impact.value.case import as_effects
+from impact.value.case import as_effects, check_type
 from impact.value.money import Value
 from impact.value.register import Register
 
@@ -52,9 +52,11 @@ NONE_LABEL = "(none)"
 class CostPerOutcome:
     """Cost per outcome with and without the AI, by component and segment.
 
-    `table` has one row per segment x scenario: ``tickets, outcomes``, one ``<component>_usd``
-    total per component, ``total_usd``, ``per_outcome_usd`` and its ``per_outcome_low_usd`` /
-    ``per_outcome_high_usd`` (over the labour-rate and overhead ranges and the effects' CIs).
+    `table` has one row per segment x scenario: ``tickets, outcomes``, then for each component
+    and the total a ``<name>_usd`` point figure with its ``<name>_low_usd`` /
+    ``<name>_high_usd`` interval, and ``per_outcome_usd`` with its interval. Intervals are
+    Monte Carlo quantiles over the labour rate, the run costs that make the overhead, the
+    volume and adoption they are spread over, and the effects' sampling distributions.
     """
 
     with_ai: Value
@@ -63,19 +65,45 @@ class CostPerOutcome:
     table: pd.DataFrame = field(repr=False)
     outcome: str = "resolved"
     notes: tuple[str, ...] = ()
+    register_label: str = ""
+    _sums: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    _draws: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _point: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    confidence: float = 0.95
 
     def components(self, segment: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Per-outcome cost by component (rows: scenarios), summed over segments."""
-        rows = self.table
+        """Per-outcome cost by component (rows: scenarios), over the segments selected by
+        `segment` (e.g. ``{"ai_model": "large"}``; all by default).
+
+        Columns ``<component>_usd`` with ``<component>_low_usd`` / ``<component>_high_usd``.
+        """
+        rows = self._sums
         for key, val in (segment or {}).items():
+            if key not in rows.columns:
+                raise KeyError(f"no segment column {key!r}; the breakdown is by {self._by}")
             rows = rows.loc[rows[key] == val]
-        sums = rows.groupby("scenario", sort=False)[
-            ["outcomes", *(f"{c}_usd" for c in COMPONENTS)]
-        ].sum()
-        per = sums[[f"{c}_usd" for c in COMPONENTS]].div(sums["outcomes"], axis=0)
-        return per.rename(columns=lambda c: c.removesuffix("_usd")).reindex(
-            [s for s in SCENARIOS if s in per.index]
-        )
+        if rows.empty:
+            raise KeyError(f"no tickets in segment {dict(segment or {})}")
+        ai_rows, other = rows.loc[rows["_ai"]], rows.loc[~rows["_ai"]]
+        point = _scenarios(_total(ai_rows), _total(other), self._point)
+        sims = _scenarios(_total(ai_rows), _total(other), self._draws)
+        alpha = (1 - self.confidence) / 2
+        out = []
+        for scenario in SCENARIOS:
+            if scenario == SCENARIOS[2] and other.empty:
+                continue
+            row: dict[str, Any] = {"scenario": scenario}
+            for c in COMPONENTS:
+                per = point[scenario][c] / point[scenario]["outcomes"]
+                sim = sims[scenario][c] / sims[scenario]["outcomes"]
+                low, high = _quantiles(sim, alpha)
+                row |= {f"{c}_usd": float(per[0]), f"{c}_low_usd": low, f"{c}_high_usd": high}
+            out.append(row)
+        return pd.DataFrame(out).set_index("scenario")
+
+    @property
+    def _by(self) -> list[str]:
+        return [c for c in self._sums.columns if c not in (*_SUMS, "tickets", "outcomes", "_ai")]
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Stacked bars: cost per outcome with vs without the AI, by component."""
@@ -89,14 +117,30 @@ class CostPerOutcome:
             ("... without AI (counterfactual)", str(self.without_ai)),
             ("incremental", str(self.incremental)),
         ]
+        if self.register_label:
+            rows.append(("assumptions", self.register_label))
         body = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
             for k, v in rows
         )
+        parts = self.components()
+        level = f"{self.confidence:.0%}"
+        shown = pd.DataFrame(
+            {
+                c: [
+                    str(Value(r[f"{c}_usd"], r[f"{c}_low_usd"], r[f"{c}_high_usd"], "usd")).replace(
+                        f"({level} interval ", "("
+                    )
+                    for _, r in parts.iterrows()
+                ]
+                for c in COMPONENTS
+            },
+            index=parts.index,
+        )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        parts = self.components().round(3).to_html()
         return (
-            f"<div class='impact-cost'><table>{body}</table>{parts}"
+            f"<div class='impact-cost'><table>{body}</table>"
+            f"<p>per outcome by component, with its {level} interval:</p>{shown.to_html()}"
             + (f"<ul>{notes}</ul>" if notes else "")
             + "</div>"
         )
@@ -111,11 +155,14 @@ def cost_per_outcome(
     outcome: str = "resolved",
     ai: str = "ai_used",
     confidence: float = 0.95,
+    draws: int = 10_000,
+    seed: int = 0,
 ) -> CostPerOutcome:
     """Cost per `outcome` (a boolean per ticket, e.g. resolved) of AI-assisted work.
 
     Overhead is the register's run costs per month spread over the AI-assisted tickets of a
-    month at full adoption (``tickets_per_month x adoption_max``).
+    month at full adoption (``tickets_per_month x adoption_max``). Intervals come from `draws`
+    seeded Monte Carlo draws of the labour rate, those overhead inputs and the effects.
 
     Example:
         >>> import pandas as pd
@@ -127,7 +174,10 @@ def cost_per_outcome(
         >>> round(c.with_ai.point, 2), c.with_ai.unit
         (4.75, 'usd')
     """
-    costs.require(
+    from impact.value.montecarlo import check_simulation, effect_draws
+
+    check_simulation(draws, seed, confidence)
+    check_type(costs).require(
         ["labour_usd_per_hour", "tickets_per_month", "adoption_max"], purpose="cost per outcome"
     )
     effects = as_effects(effect) if effect is not None else ()
@@ -137,84 +187,112 @@ def cost_per_outcome(
                 f"cost per outcome can undo effects on {sorted(_UNDOABLE)}, not {e.outcome!r}"
             )
     sums = _segment_sums(as_table(events), by=list(by), outcome=outcome, ai=ai)
-    ai_rows = sums.loc[sums[ai]].reset_index(drop=True)
-    other = sums.loc[~sums[ai]].reset_index(drop=True)
+    sums = sums.rename(columns={ai: "_ai"})
+    ai_rows, other = sums.loc[sums["_ai"]], sums.loc[~sums["_ai"]]
     if ai_rows.empty or ai_rows["tickets"].sum() == 0:
         raise EstimationError(f"no AI-assisted tickets ({ai} is never true): nothing to cost")
-
-    def priced(labour: float, overhead: float, shifts: Mapping[str, float]) -> list[pd.DataFrame]:
-        return [
-            _price(ai_rows, labour, overhead),
-            _price(_undo(ai_rows, shifts), labour, 0.0, ai_free=True),
-            _price(other, labour, 0.0),
-        ]
-
-    labour = costs["labour_usd_per_hour"]
-    run = costs.by_category("run")
-    fleet = costs["tickets_per_month"].value * costs["adoption_max"].value
-    rate = {lvl: sum(getattr(a, lvl) for a in run) / fleet for lvl in ("value", "low", "high")}
-    point = priced(labour.value, rate["value"], {e.outcome: e.estimate for e in effects})
-    corners = [
-        priced(lab, ovh, dict(zip([e.outcome for e in effects], ends, strict=True)))
-        for lab, ovh, *ends in itertools.product(
-            (labour.low, labour.high),
-            (rate["low"], rate["high"]),
-            *[(e.ci_low, e.ci_high) for e in effects],
+    if ai_rows["outcomes"].sum() <= 0:
+        raise EstimationError(
+            f"no AI-assisted ticket has {outcome!r} true: cost per outcome is undefined"
         )
-    ]
+
+    run = costs.by_category("run")
+    tickets, adoption = costs["tickets_per_month"], costs["adoption_max"]
+    point: dict[str, np.ndarray] = {
+        "labour": np.array([costs["labour_usd_per_hour"].value]),
+        "overhead": np.array([sum(a.value for a in run) / (tickets.value * adoption.value)]),
+    }
+    point |= {e.outcome: np.array([e.estimate]) for e in effects}
+    # Fixed order of draws, so one seed always gives the same figures.
+    rng = np.random.default_rng(seed)
+    sim: dict[str, np.ndarray] = {"labour": costs["labour_usd_per_hour"].sample(rng, draws)}
+    run_usd = sum((a.sample(rng, draws) for a in run), np.zeros(draws))
+    fleet = tickets.sample(rng, draws) * np.clip(adoption.sample(rng, draws), 0.0, 1.0)
+    sim["overhead"] = run_usd / fleet
+    sim |= {e.outcome: effect_draws(e, rng, draws) for e in effects}
+
+    alpha = (1 - confidence) / 2
     frames = []
-    for i, scenario in enumerate(SCENARIOS):
-        frame = point[i].assign(scenario=scenario)
-        ratio = np.column_stack([c[i]["per_outcome_usd"].to_numpy() for c in corners])
-        frame["per_outcome_low_usd"] = ratio.min(axis=1)
-        frame["per_outcome_high_usd"] = ratio.max(axis=1)
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True).drop(columns=[ai])
-    table = table[[*by, "scenario", *[c for c in table.columns if c not in (*by, "scenario")]]]
+    for _, row in sums.iterrows():
+        mine = row.to_frame().T
+        ai_part, other_part = (mine, mine.iloc[:0]) if row["_ai"] else (mine.iloc[:0], mine)
+        at_point = _scenarios(_total(ai_part), _total(other_part), point)
+        drawn = _scenarios(_total(ai_part), _total(other_part), sim)
+        scenarios = SCENARIOS[:2] if row["_ai"] else SCENARIOS[2:]
+        for scenario in scenarios:
+            out = {k: row[k] for k in by} | {"scenario": scenario}
+            out |= {
+                "tickets": int(row["tickets"]),
+                "outcomes": float(at_point[scenario]["outcomes"][0]),
+            }
+            for name in (*COMPONENTS, "total", "per_outcome"):
+                value, sample = at_point[scenario][name], drawn[scenario][name]
+                low, high = _quantiles(sample, alpha)
+                out |= {f"{name}_usd": float(value[0]), f"{name}_low_usd": low}
+                out[f"{name}_high_usd"] = high
+            frames.append(out)
+    table = pd.DataFrame(frames)
+    order = {s: i for i, s in enumerate(SCENARIOS)}
+    table = table.sort_values(
+        [*by, "scenario"], key=lambda c: c.map(order) if c.name == "scenario" else c, kind="stable"
+    ).reset_index(drop=True)
 
-    def total(parts: list[pd.DataFrame], i: int) -> tuple[float, float]:
-        return float(parts[i]["total_usd"].sum()), float(parts[i]["outcomes"].sum())
+    totals_point = _scenarios(_total(ai_rows), _total(other), point)
+    totals_sim = _scenarios(_total(ai_rows), _total(other), sim)
 
-    def headline(i: int, label: str) -> Value:
-        values = [np.divide(*total(p, i)) for p in [point, *corners]]
-        return Value(values[0], min(values), max(values), "usd", confidence, label)
+    def headline(scenario: str, label: str) -> Value:
+        pt = totals_point[scenario]["per_outcome"][0]
+        low, high = _quantiles(totals_sim[scenario]["per_outcome"], alpha)
+        return Value(pt, low, high, "usd", confidence, label)
 
     notes = [
-        "ranges cover the labour rate, overhead and each effect's confidence interval "
-        "(a conservative box, not a joint interval)"
+        f"{confidence:.0%} intervals: {draws:,} Monte Carlo draws (seed {seed}) of the labour "
+        "rate, the run costs, volume and adoption behind the overhead, and each effect"
     ]
-    if "resolved" in {e.outcome for e in effects} and outcome == "resolved":
-        label, per = "incremental cost per incremental outcome", "outcome"
+    per_outcome = "resolved" in {e.outcome for e in effects} and outcome == "resolved"
+    n_ai = float(ai_rows["tickets"].sum())
+
+    def increment(parts: Mapping[str, Mapping[str, np.ndarray]]) -> np.ndarray:
+        c1, c0 = parts[SCENARIOS[0]]["total"], parts[SCENARIOS[1]]["total"]
+        if not per_outcome:
+            return (c1 - c0) / n_ai
+        gained = parts[SCENARIOS[0]]["outcomes"] - parts[SCENARIOS[1]]["outcomes"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(gained != 0, (c1 - c0) / np.where(gained != 0, gained, 1.0), np.inf)
+
+    if per_outcome:
+        label = "incremental cost per incremental outcome"
+        gained = totals_sim[SCENARIOS[0]]["outcomes"] - totals_sim[SCENARIOS[1]]["outcomes"]
+        if (share := float(np.mean(gained <= 0))) > alpha:
+            notes.append(
+                f"in {share:.0%} of draws the AI adds no {outcome} outcome, so the cost per "
+                "incremental outcome is unbounded: read its interval with care"
+            )
     else:
-        label, per = "incremental cost per AI-assisted ticket", "ticket"
+        label = "incremental cost per AI-assisted ticket"
         notes.append(
             f"no effect on {outcome} given: the AI changes the cost of each ticket, "
             "not the number of outcomes, so the increment is per ticket"
         )
-    increments = []
-    for parts in [point, *corners]:
-        (c1, o1), (c0, o0) = total(parts, 0), total(parts, 1)
-        n = float(ai_rows["tickets"].sum())
-        increments.append(
-            (c1 - c0) / (o1 - o0)
-            if per == "outcome" and o1 != o0
-            else (c1 - c0) / n
-            if per == "ticket"
-            else np.inf
-        )
-    incremental = Value(increments[0], min(increments), max(increments), "usd", confidence, label)
+    low, high = _quantiles(increment(totals_sim), alpha)
+    incremental = Value(float(increment(totals_point)[0]), low, high, "usd", confidence, label)
     if effects:
         notes.append(
             "effects are applied per AI-assisted ticket: pass the effect of using the "
             "AI on a ticket (an intention-to-treat effect understates it)"
         )
     return CostPerOutcome(
-        with_ai=headline(0, f"cost per {outcome} outcome with AI"),
-        without_ai=headline(1, f"cost per {outcome} outcome without AI"),
+        with_ai=headline(SCENARIOS[0], f"cost per {outcome} outcome with AI"),
+        without_ai=headline(SCENARIOS[1], f"cost per {outcome} outcome without AI"),
         incremental=incremental,
         table=table,
         outcome=outcome,
         notes=tuple(notes),
+        register_label=costs.label,
+        _sums=sums,
+        _draws=sim,
+        _point=point,
+        confidence=confidence,
     )
 
 
@@ -257,29 +335,62 @@ def _segment_sums(events: Any, *, by: list[str], outcome: str, ai: str) -> pd.Da
     return frame.drop(columns="n_bad").sort_values([*by, ai]).reset_index(drop=True)
 
 
-def _undo(rows: pd.DataFrame, shifts: Mapping[str, float]) -> pd.DataFrame:
-    out = rows.copy()
-    for outcome, per_ticket in shifts.items():
-        column = _UNDOABLE[outcome]
-        out[column] = out[column] - per_ticket * out["tickets"]
+def _total(rows: pd.DataFrame) -> dict[str, float]:
+    """The summed columns of some segment rows (the model is linear in them)."""
+    return {k: float(rows[k].astype("float64").sum()) for k in ("tickets", "outcomes", *_SUMS)}
+
+
+def _scenarios(
+    ai: Mapping[str, float], other: Mapping[str, float], params: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Component totals, outcomes, total and per-outcome cost of each scenario, per draw.
+
+    `ai` and `other` are summed AI-assisted and not-assisted tickets; `params` holds arrays
+    (one entry per draw) of the labour rate, the overhead per AI ticket and each effect.
+    """
+    per_minute = params["labour"] / 60
+    zero = np.zeros_like(per_minute)
+
+    def shift(outcome: str, rows: Mapping[str, float]) -> np.ndarray:
+        return params[outcome] * rows["tickets"] if outcome in params else zero
+
+    out = {
+        SCENARIOS[0]: {
+            "handling": ai["handle_minutes"] * per_minute,
+            "compute": ai["compute_usd"] + zero,
+            "review": ai["review_minutes"] * per_minute,
+            "correction": ai["correction_minutes"] * per_minute,
+            "overhead": ai["tickets"] * params["overhead"],
+            "outcomes": ai["outcomes"] + zero,
+        },
+        # The same tickets without the AI: its costs gone, the measured effects undone.
+        SCENARIOS[1]: {
+            "handling": (ai["handle_minutes"] - shift("handle_time_minutes", ai)) * per_minute,
+            "compute": zero,
+            "review": zero,
+            "correction": (ai["correction_minutes"] - shift("correction_minutes", ai)) * per_minute,
+            "overhead": zero,
+            "outcomes": ai["outcomes"] - shift("resolved", ai),
+        },
+        SCENARIOS[2]: {
+            "handling": other["handle_minutes"] * per_minute,
+            "compute": other["compute_usd"] + zero,
+            "review": other["review_minutes"] * per_minute,
+            "correction": other["correction_minutes"] * per_minute,
+            "overhead": zero,
+            "outcomes": other["outcomes"] + zero,
+        },
+    }
+    for parts in out.values():
+        parts["total"] = sum((parts[c] for c in COMPONENTS), zero)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            parts["per_outcome"] = parts["total"] / parts["outcomes"]
     return out
 
 
-def _price(
-    rows: pd.DataFrame,
-    labour_usd_per_hour: float,
-    overhead_usd_per_ticket: float,
-    *,
-    ai_free: bool = False,
-) -> pd.DataFrame:
-    per_minute = labour_usd_per_hour / 60
-    out = rows[[c for c in rows.columns if c not in _SUMS]].copy()
-    out["handling_usd"] = rows["handle_minutes"] * per_minute
-    out["compute_usd"] = 0.0 if ai_free else rows["compute_usd"]
-    out["review_usd"] = 0.0 if ai_free else rows["review_minutes"] * per_minute
-    out["correction_usd"] = rows["correction_minutes"] * per_minute
-    out["overhead_usd"] = 0.0 if ai_free else rows["tickets"] * overhead_usd_per_ticket
-    out["total_usd"] = out[[f"{c}_usd" for c in COMPONENTS]].sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["per_outcome_usd"] = out["total_usd"] / out["outcomes"]
-    return out
+def _quantiles(sample: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The (alpha, 1 - alpha) quantiles; NaN when a draw is undefined (no outcome at all)."""
+    if np.isnan(sample).any():
+        return math.nan, math.nan
+    low, high = np.quantile(sample, [alpha, 1 - alpha], method="inverted_cdf")
+    return float(low), float(high)

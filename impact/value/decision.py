@@ -158,6 +158,13 @@ def decide(
         >>> decide(ht, rule=rule).recommendation
         'stabilize'
     """
+    if not isinstance(rule, DecisionRule):
+        raise TypeError(f"rule must be a DecisionRule, got {type(rule).__name__}")
+    for what, item in [("north_star", north_star), *(("guardrails", g) for g in guardrails)]:
+        if not isinstance(item, Effect):
+            raise TypeError(f"{what} must hold impact.Effect objects, got {type(item).__name__}")
+    if value is not None and not isinstance(value, Payback):
+        raise TypeError(f"value must be a Payback (value.payback(...)), got {type(value).__name__}")
     star = rule.north_star
     if north_star.outcome != star.outcome:
         raise ParameterError(

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import html
 import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from impact.errors import EstimationError
 
 #: Units whose figures are rendered as money.
 MONEY_UNITS = {"usd": "$", "eur": "€", "gbp": "£"}
+_AMOUNT = r"-?[$€£]\d[\d,]*(?:\.\d+)?"
+#: An amount followed by a bracket holding an interval, or the two ends of a range.
+_QUALIFIED = re.compile(rf"{_AMOUNT}\s*\([^()]*?{_AMOUNT} to {_AMOUNT}\)|{_AMOUNT} to {_AMOUNT}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +97,63 @@ class Value:
 
 
 def format_amount(number: float, unit: str) -> str:
-    """Format `number` for people: money with a symbol and thousands, ratios as percent."""
+    """Format `number` for people: money with a symbol, thousands and three significant figures
+    from $10,000 (false precision misleads), ratios as percent."""
     if math.isinf(number):
         return "never" if unit == "months" else ("∞" if number > 0 else "-∞")
     if unit in MONEY_UNITS:
         sign = "-" if number < 0 else ""
         magnitude = abs(number)
         digits = 2 if magnitude < 100 else 0
+        if magnitude >= 10_000:  # three significant figures: $1,710,000, not $1,709,306
+            magnitude = float(f"{magnitude:.3g}")
         return f"{sign}{MONEY_UNITS[unit]}{magnitude:,.{digits}f}"
     if unit == "ratio":
         return f"{number:.1%}"
     if unit == "months":
         return f"{number:.0f} months" if number != 1 else "1 month"
     return f"{number:,.4g} {unit}".rstrip()
+
+
+def bare_amounts(text: str) -> list[str]:
+    """Money figures in `text` (HTML or plain) that stand without their interval.
+
+    A report must never show one (DESIGN.md decision 6). An amount is qualified when a bracket
+    holding an interval follows it (``$120 (95% interval $80 to $150)``) or when it is an end
+    of a range (``$80 to $150``). In HTML tables, a money column (header ``<name>_usd``) needs
+    its ``<name>_low_usd`` and ``<name>_high_usd`` columns beside it.
+
+    Example:
+        >>> bare_amounts("NPV $1,200 (95% interval -$300 to $2,500); build $220,000")
+        ['$220,000']
+    """
+    plain = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+    found = re.findall(_AMOUNT, _QUALIFIED.sub(" ", plain))
+    for table in re.findall(r"<table.*?</table>", text, flags=re.DOTALL):
+        headers = [h.strip() for h in re.findall(r"<th[^>]*>([^<]*)</th>", table)]
+        found += bare_columns(headers)
+    return found
+
+
+def bare_columns(columns: Iterable[object]) -> list[str]:
+    """Money columns (``*_usd``) of a table that lack their ``_low_usd``/``_high_usd`` pair.
+
+    Example:
+        >>> bare_columns(["month", "net_usd", "net_low_usd", "net_high_usd", "build_usd"])
+        ['build_usd']
+    """
+    names = [str(c) for c in columns]
+    have = set(names)
+    out = []
+    for name in dict.fromkeys(names):
+        if not name.endswith("_usd") or name.endswith(("_low_usd", "_high_usd")):
+            continue
+        if name in ("low_usd", "high_usd"):
+            continue
+        base = name.removesuffix("_usd")
+        if {f"{base}_low_usd", f"{base}_high_usd"} <= have:
+            continue
+        if base in ("point", "median") and {"low_usd", "high_usd"} <= have:
+            continue  # a band: one interval for its point and median lines
+        out.append(name)
+    return out

@@ -46,11 +46,24 @@ def effect_draws(effect: Effect, rng: np.random.Generator, n: int) -> np.ndarray
     return rng.normal(effect.estimate, effect.std_error, n)
 
 
+def check_simulation(draws: object, seed: object, confidence: object) -> None:
+    """Raise ParameterError unless draws, seed and confidence make a reproducible simulation."""
+    if not isinstance(draws, int) or isinstance(draws, bool) or draws < 100:
+        raise ParameterError(f"draws must be an integer >= 100, got {draws!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ParameterError(
+            f"seed must be a whole number >= 0 (the same seed gives the same answer), got {seed!r}"
+        )
+    if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ParameterError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+
+
 @dataclass(frozen=True, eq=False)
 class Payback:
     """NPV, ROI and payback month of a business case, with their simulated distributions.
 
-    `schedule` is the point case month by month; `draws` has one row per simulated future
+    `schedule` is the case month by month (point figures with their intervals over the
+    simulated futures); `draws` has one row per simulated future
     (``npv_usd, roi, payback_month, value_per_ticket_usd``; payback ``inf`` = never within the
     horizon); `band` the cumulative net position by month (low, median, high).
     """
@@ -141,7 +154,7 @@ class Payback:
         """One-at-a-time sensitivity of NPV and payback to each assumption and effect."""
         from impact.value.sensitivity import sensitivity
 
-        return sensitivity(self.case)
+        return sensitivity(self.case, npv=self.npv)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Cumulative net position by month with its band and the payback month marked."""
@@ -153,7 +166,7 @@ class Payback:
         rows = [
             ("NPV", str(self.npv)),
             ("ROI (undiscounted)", str(self.roi)),
-            ("payback", f"{self.break_even_month()}; months {self.payback_months}"),
+            ("payback", f"{self.break_even_month()}: {self.payback_months}"),
             ("P(payback <= 12 months)", f"{self.probability(12):.2f}"),
             ("P(ROI > 0)", f"{self.p_roi_positive:.2f}"),
             ("never pays back", f"{self.p_never:.0%} of simulated futures"),
@@ -203,10 +216,7 @@ def payback(
         >>> value.npv.unit, 0 <= value.probability(months=12) <= 1
         ('usd', True)
     """
-    if not isinstance(draws, int) or draws < 100:
-        raise ParameterError(f"draws must be an integer >= 100, got {draws!r}")
-    if not 0 < confidence < 1:
-        raise ParameterError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    check_simulation(draws, seed, confidence)
     case = BusinessCase(effects=effect, register=costs, volume=volume)  # type: ignore[arg-type]
     point = case.flows()
     rng = np.random.default_rng(seed)
@@ -242,7 +252,7 @@ def payback(
         roi=figure(float(point.roi()[0]), roi_draws, "ratio", "ROI"),
         payback_months=figure(float(point.payback_month()[0]), months, "months", "payback"),
         value_per_ticket=figure(point_per_ticket, per_ticket, "usd", "net value per ticket"),
-        schedule=schedule_frame(point, start),
+        schedule=schedule_frame(point, start, sim, confidence),
         band=band,
         draws=pd.DataFrame(
             {
@@ -256,4 +266,11 @@ def payback(
     )
 
 
-__all__ = ["DEFAULT_DRAWS", "Payback", "effect_draws", "format_amount", "payback"]
+__all__ = [
+    "DEFAULT_DRAWS",
+    "Payback",
+    "check_simulation",
+    "effect_draws",
+    "format_amount",
+    "payback",
+]

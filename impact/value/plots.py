@@ -77,7 +77,7 @@ def cumulative(value: Payback, ax: Axes | None = None) -> Axes:
 
 
 def cost_stack(cost: CostPerOutcome, ax: Axes | None = None) -> Axes:
-    """Cost per outcome with vs without the AI, stacked by component, with the range."""
+    """Cost per outcome with vs without the AI, stacked by component, with its interval."""
     from impact.value.cost import COMPONENTS
 
     ax = _axes(ax, (7, 4.5))
@@ -85,7 +85,7 @@ def cost_stack(cost: CostPerOutcome, ax: Axes | None = None) -> Axes:
     bottom = np.zeros(len(parts))
     labels = [s.replace(" (counterfactual)", "\n(counterfactual)") for s in parts.index]
     for component in COMPONENTS:
-        heights = parts[component].to_numpy()
+        heights = parts[f"{component}_usd"].to_numpy()
         ax.bar(labels, heights, bottom=bottom, color=_COLOURS[component], label=component)
         bottom += heights
     ranges = [cost.with_ai, cost.without_ai]

@@ -37,6 +37,7 @@ FORMATS = (1,)
 #: Categories whose figures are costs or prices: never negative.
 _NON_NEGATIVE = ("labour", "compute", "value", "build", "run", "adoption")
 _Z95 = 1.959963984540054  # normal and lognormal ranges are read as central 95% intervals
+_TAILS = 4.0  # normal/lognormal draws beyond 4 SD are treated as impossible (P ~ 6e-5)
 _FIELDS = ("value", "low", "high", "distribution", "unit", "category", "source", "owner", "as_of")
 
 
@@ -76,6 +77,18 @@ class Assumption:
         """True when the range has width (the assumption can move the answer)."""
         return self.distribution != "fixed" and self.high > self.low
 
+    @property
+    def support(self) -> tuple[float, float]:
+        """The range draws fall in: [low, high] for bounded distributions, four standard
+        deviations either side for normal and lognormal (all but ~6e-5 of the draws)."""
+        if not self.uncertain or self.distribution in ("uniform", "triangular"):
+            return (self.low, self.high) if self.uncertain else (self.value, self.value)
+        if self.distribution == "normal":
+            sd = _normal_sd(self)
+            return self.value - _TAILS * sd, self.value + _TAILS * sd
+        sigma = _lognormal_sigma(self)
+        return self.value * math.exp(-_TAILS * sigma), self.value * math.exp(_TAILS * sigma)
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """`n` draws from the assumption's distribution (float64)."""
         if not self.uncertain:
@@ -85,10 +98,11 @@ class Assumption:
         if self.distribution == "triangular":
             return rng.triangular(self.low, self.value, self.high, n)
         if self.distribution == "normal":
-            sd = max(self.value - self.low, self.high - self.value) / _Z95
-            return rng.normal(self.value, sd, n)
-        sigma = max(math.log(self.value / self.low), math.log(self.high / self.value)) / _Z95
-        return self.value * np.exp(rng.normal(0.0, sigma, n))
+            draws = rng.normal(self.value, _normal_sd(self), n)
+            # A cost or price never goes negative; the check on the range keeps this tail
+            # below ~3e-5, so clipping it changes nothing a report shows.
+            return np.maximum(draws, 0.0) if self.category in _NON_NEGATIVE else draws
+        return self.value * np.exp(rng.normal(0.0, _lognormal_sigma(self), n))
 
     def to_dict(self) -> dict[str, Any]:
         """One row of the flattened register (the `assumptions` data contract's columns)."""
@@ -104,6 +118,14 @@ class Assumption:
             "owner": self.owner,
             "as_of": self.as_of,
         }
+
+
+def _normal_sd(a: Assumption) -> float:
+    return max(a.value - a.low, a.high - a.value) / _Z95
+
+
+def _lognormal_sigma(a: Assumption) -> float:
+    return max(math.log(a.value / a.low), math.log(a.high / a.value)) / _Z95
 
 
 def _problems(a: Assumption) -> list[str]:
@@ -129,6 +151,17 @@ def _problems(a: Assumption) -> list[str]:
         )
     if a.distribution == "lognormal" and a.low <= 0:
         out.append(f"a lognormal range needs low > 0, got {a.low}")
+    if (
+        a.distribution == "normal"
+        and a.category in _NON_NEGATIVE
+        and a.uncertain
+        and (lowest := a.value - _TAILS * _normal_sd(a)) < 0
+    ):
+        out.append(
+            f"is a {a.category} figure, but a normal distribution with range [{a.low}, "
+            f"{a.high}] draws negative values (its 4-SD low end is {lowest:.4g}); use "
+            "lognormal or triangular for a skewed range"
+        )
     return out
 
 
@@ -179,11 +212,15 @@ class Register:
 
     # -- reading ---------------------------------------------------------------------------
     @classmethod
-    def from_yaml(cls, path: str | Path, *, contract: bool = True) -> Register:
+    def from_yaml(
+        cls, path: str | Path, *, contract: bool = True, version: str | None = None
+    ) -> Register:
         """Read and check a register file (format 1; see docs/value.md).
 
         With `contract` (the default) the flattened register is also checked against the
         ``assumptions`` data contract, so the file and the contract can never drift apart.
+        `version` pins the register a report was approved with: a file at another version is
+        an error, so a scheduled report never silently runs on numbers nobody signed off.
         """
         path = _locate(Path(path))
         try:
@@ -192,6 +229,12 @@ class Register:
         except yaml.YAMLError as exc:
             raise ParameterError(f"{path.name} is not valid YAML: {exc}") from exc
         register = cls.from_dict(raw, path=str(path))
+        if version is not None and register.version != str(version):
+            raise ParameterError(
+                f"{path.name} is register version {register.version!r}, but version "
+                f"{str(version)!r} was asked for; update the pinned version after review, or "
+                "restore the approved file"
+            )
         return register.validate() if contract else register
 
     @classmethod
@@ -211,6 +254,12 @@ class Register:
             raise ParameterError(
                 f"{where}: the register has no version; add e.g. `version: 2026.03.1` so "
                 "reports can say which numbers they used"
+            )
+        if isinstance(version, float):
+            # YAML reads `version: 1.10` as the number 1.1: two registers would share a label.
+            raise ParameterError(
+                f"{where}: version {version!r} was read as a number, so it may not be what the "
+                'file says (1.10 reads as 1.1); quote it as intended, e.g. `version: "1.10"`'
             )
         entries = raw.get("assumptions")
         if not isinstance(entries, Mapping) or not entries:

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import optimize
 
 from impact.value.case import BusinessCase
-from impact.value.money import format_amount
+from impact.value.money import Value, format_amount
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,6 +61,8 @@ class Sensitivity:
     base_npv_usd: float
     base_payback_months: float
     break_even: BreakEven | None
+    npv: Value | None = None  # the Monte Carlo NPV with its interval, when one was run
+    register_label: str = ""
 
     @property
     def most_important(self) -> str:
@@ -73,21 +75,52 @@ class Sensitivity:
         return tornado(self, ax=ax, top=top)
 
     def _repr_html_(self) -> str:
-        shown = self.table.assign(
-            npv_low_usd=self.table.npv_low_usd.map(lambda x: format_amount(x, "usd")),
-            npv_high_usd=self.table.npv_high_usd.map(lambda x: format_amount(x, "usd")),
-            swing_usd=self.table.swing_usd.map(lambda x: format_amount(x, "usd")),
+        # Every money figure as a range: NPV with the input at its low end to its high end.
+        shown = pd.DataFrame(
+            {
+                "input": self.table["name"],
+                "unit": self.table["unit"],
+                "low": self.table["low"].map(_number),
+                "point": self.table["base"].map(_number),
+                "high": self.table["high"].map(_number),
+                "NPV, input at low to high end": [
+                    f"{format_amount(a, 'usd')} to {format_amount(b, 'usd')}"
+                    for a, b in zip(self.table.npv_low_usd, self.table.npv_high_usd, strict=True)
+                ],
+                "payback, low to high end": [
+                    f"{format_amount(a, 'months')} to {format_amount(b, 'months')}"
+                    for a, b in zip(
+                        self.table.payback_low_months, self.table.payback_high_months, strict=True
+                    )
+                ],
+            }
         )
+        if self.npv is not None:
+            base = f"NPV at point values {self.npv}"
+        else:
+            ends = [*self.table.npv_low_usd, *self.table.npv_high_usd, self.base_npv_usd]
+            base = (
+                f"NPV at point values {format_amount(self.base_npv_usd, 'usd')} "
+                f"(one-at-a-time range {format_amount(min(ends), 'usd')} to "
+                f"{format_amount(max(ends), 'usd')})"
+            )
         line = html.escape(str(self.break_even)) if self.break_even else ""
+        label = f" ({html.escape(self.register_label)})" if self.register_label else ""
         return (
-            f"<div class='impact-sensitivity'><p>NPV at point values "
-            f"{format_amount(self.base_npv_usd, 'usd')}. {line}</p>"
+            f"<div class='impact-sensitivity'><p>{html.escape(base)}{label}. {line}</p>"
             f"{shown.to_html(index=False)}</div>"
         )
 
 
-def sensitivity(case: BusinessCase) -> Sensitivity:
+def _number(x: float) -> str:
+    return f"{x:,.4g}"
+
+
+def sensitivity(case: BusinessCase, *, npv: Value | None = None) -> Sensitivity:
     """One-at-a-time sensitivity of NPV and payback month for a business case.
+
+    `npv` (the Monte Carlo figure, as :meth:`Payback.sensitivity` passes it) is shown with the
+    point NPV, so the table never shows a bare money figure.
 
     Example:
         >>> from impact.result import Effect
@@ -133,6 +166,8 @@ def sensitivity(case: BusinessCase) -> Sensitivity:
         base_npv_usd=float(base.npv()[0]),
         base_payback_months=float(base.payback_month()[0]),
         break_even=None if top is None else break_even(case, str(top["name"])),
+        npv=npv,
+        register_label=case.register.label,
     )
 
 

@@ -14,6 +14,10 @@ from impact import EstimationError, ParameterError
 from impact.estimators import sequential
 
 ASSIGNED = pd.Timestamp("2026-04-06", tz="UTC")
+FIXED_NOTE = (
+    "fixed-horizon test: valid for one planned look; a report re-run as data arrive should "
+    "use inference='sequential'"
+)
 
 
 def make_events(
@@ -191,6 +195,7 @@ def test_sequential_interval_is_wider_and_says_so(post: pd.DataFrame) -> None:
     )
     assert (seq.ci_low, seq.ci_high, seq.p_value) == pytest.approx((low, high, p), rel=1e-12)
     assert any("always-valid" in n for n in seq.notes)
+    assert FIXED_NOTE not in seq.notes and FIXED_NOTE in fixed.notes
 
 
 def test_over_time_last_look_equals_the_full_test(post: pd.DataFrame) -> None:
@@ -339,3 +344,59 @@ def test_cace_with_cuped_is_the_wald_ratio_on_adjusted_outcomes(events: pd.DataF
     assert effect.estimate == pytest.approx(wald, rel=1e-9)
     plain = impact.ab_test(events[after], "handle_time_minutes", estimand="CACE")
     assert effect.std_error < plain.std_error
+
+
+def test_non_finite_covariates_and_denominators_are_named(post: pd.DataFrame) -> None:
+    bad = post.assign(tenure=np.where(post.index == 4, np.inf, 1.0 * post.index))
+    with pytest.raises(EstimationError, match=r"1 event\(s\) have a NaN or infinite 'tenure'"):
+        impact.ab_test(bad, "handle_time_minutes", covariate="tenure")
+    bad = post.assign(billed=np.where(post.index == 7, np.nan, 1.0))  # pandas NaN is null
+    bad["billed"] = bad.billed.astype("float64").fillna(np.inf)
+    with pytest.raises(EstimationError, match=r"1 event\(s\) have a NaN or infinite 'billed'"):
+        impact.ab_test(bad, "handle_time_minutes", metric="ratio", denominator="billed")
+    with pytest.raises(EstimationError, match=r"60 agent_id value\(s\) have a negative sum"):
+        impact.ab_test(
+            post.assign(billed=-1.0), "handle_time_minutes", metric="ratio", denominator="billed"
+        )
+
+
+def test_a_ratio_keeps_units_whose_denominator_is_zero(post: pd.DataFrame) -> None:
+    # sum over sum per arm: a unit with numerator but no denominator still adds to the top.
+    first = post.agent_id.iloc[0]
+    frame = post.assign(billed=np.where(post.agent_id == first, 0.0, 1.0))
+    effect = impact.ab_test(frame, "handle_time_minutes", metric="ratio", denominator="billed")
+    sums = frame.groupby("arm")[["handle_time_minutes", "billed"]].sum()
+    ratio = sums.handle_time_minutes / sums.billed
+    assert effect.estimate == pytest.approx(ratio["treatment"] - ratio["control"], rel=1e-12)
+    assert effect.n_treated + effect.n_control == post.agent_id.nunique()
+    assert effect.notes == (FIXED_NOTE,)  # no unit left out, and the report says which test
+
+
+def test_arms_without_values_and_incomplete_designs_are_named(post: pd.DataFrame) -> None:
+    empty = post.assign(
+        handle_time_minutes=np.where(post.arm == "treatment", np.nan, post.handle_time_minutes)
+    )
+    n_treated = post.loc[post.arm == "treatment", "agent_id"].nunique()
+    with pytest.raises(
+        EstimationError,
+        match=rf"treated arm has 0 unit\(s\) with a handle_time_minutes value \({n_treated} more",
+    ):
+        impact.ab_test(empty, "handle_time_minutes")
+    with pytest.raises(ParameterError, match=r"expected_share .* lacks \['control'\]"):
+        impact.ab_test(post, "handle_time_minutes", expected_share={"treatment": 0.3})
+
+
+def test_forest_plot_draws_each_effect_at_its_lift(post: pd.DataFrame) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = impact.ab_test(post, ["handle_time_minutes", "reopened"])
+    ax = res.plot()
+    points = [line.get_xdata()[0] for line in ax.get_lines() if line.get_marker() == "o"]
+    expected = [e.lift * 100 for e in reversed(res.effects)]  # first effect on top
+    assert points == pytest.approx(expected, rel=1e-12)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["reopened", "handle_time_minutes"]
+    assert "CI" in ax.get_xlabel()
+    plt.close("all")

@@ -159,6 +159,8 @@ def test_units_without_any_outcome_are_left_out_with_a_note() -> None:
         f"{n_missing} of {len(events)} event(s) have no csat value (null or NaN) and are left out "
         "of the unit means",
         "1 unit(s) have no csat value on any event and are left out",
+        "fixed-horizon test: valid for one planned look; a report re-run as data arrive should "
+        "use inference='sequential'",
     )
 
 

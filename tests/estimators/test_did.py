@@ -137,6 +137,20 @@ def test_sample_effect_covers_the_truth(sample, effect: impact.Effect) -> None:
     assert effect.estimate < 0
 
 
+def test_counterfactual_series_covers_the_true_no_ai_outcome(sample, effect) -> None:
+    """The counterfactual ("without the AI") mean of the rolled-out teams per week, against the
+    sample's truth: the teams' mean no-AI handle time from both potential outcomes."""
+    gt = sample.truth.did_att_gt
+    weighted = gt.assign(total=gt.baseline * gt.n_teams).groupby("week")[["total", "n_teams"]]
+    truth = weighted.sum().eval("total / n_teams")
+    truth.index = truth.index + 1  # truth weeks count from 0, the panel's from 1
+    cf = effect.tables["counterfactual"].set_index("time").join(truth.rename("truth"))
+    assert len(cf) == 16 and cf.truth.notna().all()
+    inside = (cf.counterfactual_low <= cf.truth) & (cf.truth <= cf.counterfactual_high)
+    assert inside.mean() >= 0.8, cf  # measured: 15 of 16 weeks
+    assert (cf.observed < cf.truth).mean() >= 0.9  # the AI cut handle time in (nearly) every week
+
+
 def test_few_clusters_use_the_bootstrap_and_say_so(effect: impact.Effect) -> None:
     assert effect.method.endswith("+bootstrap")
     assert any("only 14 clusters" in note for note in effect.notes)
@@ -198,6 +212,76 @@ def test_twfe_reports_negative_weights_when_all_adopt() -> None:
     share = twfe.diagnostic("twfe_negative_weight_share")
     assert share.value > 0 and not share.passed
     assert any("negative weight" in note for note in twfe.notes)
+
+
+def test_twfe_is_the_cell_weighted_sum_of_effects_with_negative_weights() -> None:
+    """de Chaisemartin-D'Haultfoeuille decomposition, checked exactly: with no noise and cell
+    effects tau_it, TWFE's coefficient is sum(cell_weights * tau); early adopters' late cells
+    get negative weights, and the warning says so."""
+    from impact.estimators.twfe import cell_weights
+
+    rng = np.random.default_rng(8)
+    n, periods = 40, 10
+    g = np.repeat([3.0, 6.0, 8.0, np.inf], n // 4)
+    t = np.arange(1, periods + 1)
+    e = t[None, :] - g[:, None]
+    tau = np.where(e >= 0, 1.0 + 0.8 * e + rng.normal(0, 0.3, e.shape), 0.0)
+    y = rng.normal(0, 1, (n, 1)) + rng.normal(0, 1, (1, periods)) + tau
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n), periods),
+            "time": np.tile(t, n),
+            "y": y.ravel(),
+            "cohort": np.repeat(g, periods),
+        }
+    )
+    twfe = TwoWayFixedEffects(**SMALL, bootstrap=False).estimate(frame)
+    d = (frame.time >= frame.cohort).to_numpy(float)
+    weights = cell_weights(d, frame.unit.to_numpy(), frame.time.to_numpy() - 1, np.ones(len(frame)))
+    assert weights.sum() == pytest.approx(1.0)
+    assert twfe.estimate == pytest.approx(float(weights @ tau.ravel()), rel=1e-9)
+    negative = weights[d == 1] < 0
+    assert twfe.diagnostic("twfe_negative_weight_share").value == pytest.approx(negative.mean())
+    assert negative.any()
+    # the negatively weighted cells are the early cohort's late periods
+    early_late = (frame.cohort.to_numpy() == 3) & (frame.time.to_numpy() >= 8)
+    assert (weights[early_late] < 0).all()
+    # the effects grow, so TWFE lands below the true average effect of the treated cells
+    assert twfe.estimate < tau[e >= 0].mean() - 0.5
+
+
+def test_few_treated_clusters_switch_to_the_bootstrap_with_a_plain_warning() -> None:
+    """60 clusters but only 6 treated: cluster-robust normal theory is unreliable, so every
+    estimator bootstraps (or says it cannot) and tells the reader in plain words."""
+    frame, _ = make_panel(n=60, cohorts=(4, 6), never_share=0.0)
+    frame = frame.assign(cohort=np.where(frame.unit < 6, frame.cohort, np.inf))
+    effect = StaggeredDiD(**SMALL).estimate(frame)
+    assert effect.method.endswith("+bootstrap")
+    assert not effect.diagnostic("n_clusters").passed
+    note = next(n for n in effect.notes if "6 of them with the AI" in n)
+    assert "too narrow" in note and "indicative" in note
+    twfe = TwoWayFixedEffects(**SMALL).estimate(frame)
+    assert twfe.method == "did.twfe+wild_bootstrap"
+    assert any("6 of them with the AI" in n for n in twfe.notes)
+    imputation = Imputation(**SMALL).estimate(frame)
+    assert any("6 of them with the AI" in n for n in imputation.notes)
+    assert not imputation.diagnostic("n_clusters").passed
+    rows = frame.loc[frame.time.isin([3, 8])].assign(treated=frame.unit < 6, post=frame.time == 8)
+    two = DiffInDiff("y", cluster="unit").estimate(rows)
+    assert two.method == "did.2x2+cluster+wild_bootstrap"
+    assert any("6 of them with the AI" in n for n in two.notes)
+    # with many treated clusters, normal theory is kept
+    many, _ = make_panel(n=400)
+    assert StaggeredDiD(**SMALL).estimate(many).method == "did.callaway_santanna"
+
+
+def test_a_period_nobody_is_observed_in_is_reported() -> None:
+    frame, _ = make_panel(cohorts=(4, 6))
+    gap = frame.loc[frame.time != 4]  # week 4 missing for everyone: cohort 4's first week
+    effect = StaggeredDiD(**SMALL, inference="analytic").estimate(gap)
+    assert any("no unit is observed in time 4" in note for note in effect.notes)
+    att_gt = effect.tables["att_gt"]
+    assert not ((att_gt.cohort == 4) & (att_gt.event_time == 0)).any()
 
 
 def test_plots_return_axes(effect: impact.Effect, panel: pd.DataFrame) -> None:

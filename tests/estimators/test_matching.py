@@ -237,3 +237,70 @@ def test_common_support_report_and_plots() -> None:
     assert m.n_treated == int(t.sum()) - above - below
     assert love_plot(m.tables["balance"]).get_xlabel().startswith("absolute")
     assert overlap_plot(scores.score.to_numpy(), t).get_xlabel() == "propensity score"
+
+
+def test_ties_keep_every_equally_near_control_in_both_searches() -> None:
+    """ties=True: each target keeps every pool unit as near as its k-th match (weights
+    1/count), on a line (sorted search) and in several dimensions (KD-tree), against a brute
+    force over all pairs."""
+    rng = np.random.default_rng(3)
+    n = 300
+    x = rng.integers(0, 6, (n, 2)).astype(float)  # integer covariates: many ties
+    treated = rng.random(n) < 0.4
+    strata = rng.integers(0, 2, n)
+    t_rows, c_rows = np.flatnonzero(treated), np.flatnonzero(~treated)
+    for coords in (x[:, :1], x):
+        for k in (1, 2):
+            m = nearest(coords, strata, t_rows, c_rows, k=k, ties=True)
+            for target in t_rows:
+                same = c_rows[strata[c_rows] == strata[target]]
+                d = np.sqrt(((coords[same] - coords[target]) ** 2).sum(axis=1))
+                expected = set(same[d <= np.sort(d)[k - 1] + 1e-12])
+                mine = m.pool[m.target == target]
+                assert set(mine) == expected
+                assert np.allclose(m.weight[m.target == target], 1 / len(expected))
+    with pytest.raises(ParameterError, match="ties=True needs matching with replacement"):
+        MatchedCohort("y", ties=True, replace=False)
+
+
+def test_inverse_variance_distance_scales_each_covariate_by_its_sd() -> None:
+    units = confounded(500, seed=13).assign(
+        tenure_days=lambda d: d.tenure_months * 30.4, noise=lambda d: np.arange(len(d)) % 7
+    )
+    months = matched_cohort(
+        units, "y", covariates=["tenure_months", "noise"], distance="inverse_variance"
+    )
+    days = matched_cohort(
+        units, "y", covariates=["tenure_days", "noise"], distance="inverse_variance"
+    )
+    assert months.estimate == pytest.approx(days.estimate)  # units of measure do not matter
+    assert months.method == "matching.nearest.inverse_variance"
+
+
+@pytest.mark.slow
+def test_a_million_units_match_in_linear_memory() -> None:
+    """1M units in 50 exact strata: score matching (sorted search) and Mahalanobis matching
+    (one KD-tree) never build a distance matrix; peak memory stays a few hundred bytes per
+    unit (a 1M x 1M float matrix would be 8 TB, even one stratum's 6 GB)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n = 1_000_000
+    strata = rng.integers(0, 50, n)
+    treated = rng.random(n) < 0.3
+    t_rows, c_rows = np.flatnonzero(treated), np.flatnonzero(~treated)
+    score = rng.normal(size=(n, 1))
+    x = rng.normal(size=(n, 3))
+    tracemalloc.start()
+    try:
+        by_score = nearest(score, strata, t_rows, c_rows, k=2)
+        peak_score = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        by_covariates = nearest(x, strata, t_rows, c_rows, k=1)
+        peak_tree = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(by_score.target) == 2 * len(t_rows)
+    assert len(by_covariates.target) == len(t_rows)
+    assert (strata[by_score.pool] == strata[by_score.target]).all()
+    assert peak_score < 400 * n and peak_tree < 400 * n, (peak_score, peak_tree)

@@ -63,8 +63,23 @@ def test_matched_did_on_the_sample_covers_the_true_adopter_effect(
         "post_handle_time_minutes",
         pre_outcome="pre_handle_time_minutes",
         covariates=["tenure_months", "pre_handle_time_minutes"],
-        exact=["rollout_at"],
     )
     assert naive[True] - naive[False] < 1.5 * truth  # tenure inflates the naive comparison
     assert m.ci_low < truth < m.ci_high
     assert m.estimate < 0 and m.p_value < 0.05
+
+
+def test_poor_overlap_on_the_small_sample_is_flagged(units: pd.DataFrame) -> None:
+    """The sample has 90 rolled-out agents; within each rollout wave few senior agents did not
+    adopt, so exact matching by wave cannot balance tenure. The diagnostics must say so (the
+    estimate then misses the truth: -2.37 against -1.76), rather than pass silently."""
+    m = matched_cohort(
+        units,
+        "post_handle_time_minutes",
+        pre_outcome="pre_handle_time_minutes",
+        covariates=["tenure_months", "pre_handle_time_minutes"],
+        exact=["rollout_at"],
+    )
+    smd = m.diagnostic("max_abs_smd_after")
+    assert not smd.passed and smd.value > 0.3 and "tenure_months" in smd.detail
+    assert not m.diagnostic("max_variance_ratio").passed

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import impact
@@ -162,6 +162,7 @@ def _events() -> pd.DataFrame:
     negative=st.sets(st.integers(0, 150), max_size=5),
     copies=st.lists(st.integers(0, 150), max_size=5),
 )
+@example(bad_csat={1}, negative={2}, copies=[1, 3, 3])  # a clean copy of a broken row
 def test_validation_partitions_events_and_quarantines_exactly_the_broken_rows(
     bad_csat: set[int], negative: set[int], copies: list[int]
 ) -> None:
@@ -176,7 +177,10 @@ def test_validation_partitions_events_and_quarantines_exactly_the_broken_rows(
     valid = check.valid.select("event_id").execute().event_id
     assert Counter(valid) + Counter(quarantined) == Counter(frame.event_id)
     broken = {events.event_id[i] for i in bad_csat | negative}
-    # Every broken row is quarantined; a duplicated clean row keeps exactly one copy.
-    assert valid.is_unique and not broken & set(valid)
-    assert set(valid) == set(events.event_id) - broken
-    assert len(quarantined) == len(bad_csat | negative) + len(copies)
+    # The appended copies are of the original, clean rows; of the rows sharing an id, the
+    # first clean one is kept, so a broken row never displaces a clean copy of itself.
+    rescued = broken & set(events.event_id.iloc[copies])
+    assert valid.is_unique
+    assert set(valid) == set(events.event_id) - broken | rescued
+    assert len(quarantined) == len(frame) - len(set(valid))
+    assert len(valid) == len(events) - len(broken - rescued)

@@ -100,7 +100,7 @@ def tea(units: pd.DataFrame, metric: tt.metrics.base.MetricBase) -> object:
 
 
 def assert_matches_tea(effect: impact.Effect, ref: object) -> None:
-    rel = 1e-6
+    rel = 1e-9  # the issue asks for 1e-6; the same formulas agree to ~1e-14 (docs/ab.md)
     assert effect.estimate == pytest.approx(ref.effect_size, rel=rel)
     assert effect.baseline == pytest.approx(ref.control, rel=rel)
     assert effect.lift == pytest.approx(ref.rel_effect_size, rel=rel)
@@ -243,6 +243,13 @@ def test_experiment_holm_over_arms_and_metrics_matches_statsmodels() -> None:
     )
     one = impact.ab_test(post, "resolved", treatment="large")
     assert res.effect("resolved", "large").estimate == pytest.approx(one.estimate, rel=1e-12)
+    # Benjamini-Hochberg over the same arms x metrics family, and the raw p-values unchanged.
+    bh = impact.ab_test(post, ["handle_time_minutes", "resolved"], correction="bh").to_frame()
+    np.testing.assert_allclose(bh.p_unadjusted, frame.p_unadjusted, rtol=1e-12)
+    np.testing.assert_allclose(
+        bh.p_value, multipletests(bh.p_unadjusted, method="fdr_bh")[1], rtol=1e-12
+    )
+    assert (bh.p_value <= frame.p_value + 1e-15).all()  # BH never stricter than Holm
 
 
 @pytest.mark.parametrize("share", [0.2, 0.5])

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
+from impact.estimators import _bootstrap
 from impact.estimators.aggregation import aggregate
 from impact.estimators.did import StaggeredDiD
 from impact.estimators.imputation import Imputation
@@ -70,35 +72,69 @@ CASES = [
     ("not_yet_treated", "notyettreated", "regression", "reg", "~lpop"),
     ("not_yet_treated", "notyettreated", "doubly_robust", "dr", "~lpop"),
 ]
+# Options crossed with the comparison groups and adjustments above: anticipation, unit weights
+# and an unbalanced panel (R's `did`, and moderndid, balance a panel by dropping the units
+# not observed in every period, as impact does).
+VARIANTS = {
+    "plain": {},
+    "anticipation": {"anticipation": 1},
+    "weights": {"weights": "w"},
+    "unbalanced": {"unbalanced": True},
+}
+AGG_KINDS = ("simple", "dynamic", "group", "calendar")
+# every case plainly; each variant with the unconditional and the doubly robust not-yet-treated
+# estimator (and anticipation also with never-treated comparisons)
+CONFIGURATIONS = [
+    *((case, "plain") for case in CASES),
+    *((CASES[i], variant) for variant in ("weights", "unbalanced") for i in (3, 5)),
+    *((CASES[i], "anticipation") for i in (0, 2, 3, 5)),
+]
 
 
-@pytest.mark.parametrize(("control", "md_control", "adjustment", "md_method", "formula"), CASES)
-def test_callaway_santanna_matches_moderndid(
-    md, mpdta, control, md_control, adjustment, md_method, formula
-) -> None:
+@pytest.fixture(scope="module")
+def mpdta_variants(mpdta) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    counties = mpdta.countyreal.unique()
+    weight = pd.Series(rng.uniform(0.5, 2.0, len(counties)), index=counties)
+    return mpdta.assign(w=mpdta.countyreal.map(weight))
+
+
+def _check_against_moderndid(md, data, control, md_control, adjustment, md_method, formula, **opt):
     covariates = ("lpop",) if formula else ()
+    anticipation = opt.get("anticipation", 0)
+    weights = opt.get("weights")
     panel = wide(
-        mpdta,
+        data,
         outcome="lemp",
         unit="countyreal",
         time="year",
         cohort="first.treat",
         covariates=covariates,
+        weights=weights,
     )
-    cells = group_time(panel, control_group=control, adjustment=adjustment)
+    cells = group_time(
+        panel, control_group=control, anticipation=anticipation, adjustment=adjustment
+    )
     n = len(panel.units)
-    reference, _ = _moderndid(
-        md, mpdta, None, control_group=md_control, est_method=md_method, xformla=formula
+    md_options = dict(
+        control_group=md_control,
+        est_method=md_method,
+        xformla=formula,
+        anticipation=anticipation,
+        weightsname=weights,
     )
+    reference, _ = _moderndid(md, data, None, **md_options)
+    if weights:
+        reference = _restore_weights(reference, data, weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_kind = {kind: md.aggte(reference, type=kind, boot=False) for kind in AGG_KINDS}
     np.testing.assert_allclose(cells.table["cohort"], reference.groups)
     np.testing.assert_allclose(cells.table["time"], reference.times)
     np.testing.assert_allclose(cells.table["att"], reference.att_gt, rtol=POINT_RTOL, atol=1e-12)
     se = np.sqrt((cells.influence**2).sum(axis=0)) / n
     np.testing.assert_allclose(se, reference.se_gt, rtol=SE_RTOL)
-    for kind in ("simple", "dynamic", "group", "calendar"):
-        _, agg_ref = _moderndid(
-            md, mpdta, kind, control_group=md_control, est_method=md_method, xformla=formula
-        )
+    for kind, agg_ref in by_kind.items():
         ours = aggregate(kind, cells.table, cells.influence, panel.cohort, panel.weights)
         assert ours.overall == pytest.approx(agg_ref.overall_att, rel=POINT_RTOL, abs=1e-12)
         overall_se = np.sqrt((ours.overall_influence**2).sum()) / n
@@ -110,6 +146,39 @@ def test_callaway_santanna_matches_moderndid(
             )
             se_by = np.sqrt((ours.influence**2).sum(axis=0)) / n
             np.testing.assert_allclose(se_by, agg_ref.se_by_event, rtol=SE_RTOL)
+    return panel
+
+
+def _restore_weights(reference, data: pd.DataFrame, weights: str):
+    """moderndid 0.2 loses the sampling weights between `att_gt` and `aggte` (its result's
+    `weights_ind` is None, so `aggte` weights cohorts by head count), while R's `did` weights
+    the cohort shares by them (`pg <- mean(weights.ind * (G == g))`). Hand them back, in the
+    unit order of its result (cohort, never-treated last, then id), so `aggte` follows R."""
+    units = data.drop_duplicates("countyreal").assign(
+        _g=lambda d: d["first.treat"].replace(0, np.inf)
+    )
+    units = units.sort_values(["_g", "countyreal"])
+    assert (units["_g"].to_numpy() == np.asarray(reference.G)).all()
+    return reference._replace(weights_ind=units[weights].to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("case", "variant"), CONFIGURATIONS, ids=[f"{c[0]}-{c[2]}-{v}" for c, v in CONFIGURATIONS]
+)
+def test_callaway_santanna_matches_moderndid(md, mpdta_variants, case, variant) -> None:
+    """Every ATT(g, t), its SE and every aggregation (overall, by label, SEs) for
+    {never, not yet treated} x {unconditional, regression, doubly robust}, and with
+    anticipation, unit weights and an unbalanced panel, against moderndid."""
+    control, md_control, adjustment, md_method, formula = case
+    options = dict(VARIANTS[variant])
+    data = mpdta_variants
+    if options.pop("unbalanced", False):
+        data = data.drop(index=data.sample(40, random_state=1).index)
+    panel = _check_against_moderndid(
+        md, data, control, md_control, adjustment, md_method, formula, **options
+    )
+    if variant == "unbalanced":
+        assert len(panel.units) < data.countyreal.nunique()  # the test really dropped units
 
 
 # R `did` vignette ("Getting started"): att_gt(yname="lemp", tname="year", idname="countyreal",
@@ -162,8 +231,70 @@ def test_mpdta_published_vignette_numbers(mpdta) -> None:
     assert effect.n_treated == 191 and effect.n_control == 309
 
 
-def test_multiplier_bootstrap_se_close_to_analytic_and_moderndid(md, mpdta) -> None:
-    """Bootstrap SEs are random: within 10% of the analytic ones (2,000 draws, 500 units)."""
+BOOT_DRAWS = 5000
+# Tolerances for two independent bootstraps of 5,000 draws each: the IQR-based SE of one has a
+# relative Monte Carlo SD of about 1.7%, so two differ by about 2.3% (SD); the sup-t quantile
+# slightly less. 7% and 5% are three SDs.
+BOOT_SE_RTOL = 0.07
+BOOT_CRIT_RTOL = 0.05
+
+
+def test_multiplier_bootstrap_matches_moderndid_with_the_same_weights(md, mpdta) -> None:
+    """The multiplier bootstrap (SEs and the uniform-band critical value) of every ATT(g, t)
+    and of every aggregation, against moderndid's. moderndid draws Mammen weights (impact's
+    default is Rademacher, as R's `did`): with skewed influence functions the two bootstraps
+    differ by ~5% on mpdta, so the comparison uses Mammen weights on both sides."""
+    panel = wide(mpdta, outcome="lemp", unit="countyreal", time="year", cohort="first.treat")
+    cells = group_time(panel, control_group="never_treated")
+    reference, _ = _moderndid(md, mpdta, None, control_group="nevertreated", est_method="reg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boot_gt = md.att_gt(
+            mpdta,
+            yname="lemp",
+            tname="year",
+            idname="countyreal",
+            gname="first.treat",
+            est_method="reg",
+            boot=True,
+            biters=BOOT_DRAWS,
+            random_state=1,
+        )
+        boot_agg = {
+            kind: md.aggte(reference, type=kind, boot=True, biters=BOOT_DRAWS, random_state=2)
+            for kind in ("dynamic", "group", "calendar")
+        }
+    ours = _bootstrap.multiplier(
+        cells.influence,
+        panel.units,
+        cells.table["att"].to_numpy(),
+        confidence=0.95,
+        n_draws=BOOT_DRAWS,
+        kind="mammen",
+        seed=3,
+    )
+    np.testing.assert_allclose(ours.std_error, boot_gt.se_gt, rtol=BOOT_SE_RTOL)
+    assert ours.band == pytest.approx(boot_gt.critical_value, rel=BOOT_CRIT_RTOL)
+    for kind, ref in boot_agg.items():
+        agg = aggregate(kind, cells.table, cells.influence, panel.cohort, panel.weights)
+        mine = _bootstrap.multiplier(
+            agg.influence,
+            panel.units,
+            agg.estimates,
+            confidence=0.95,
+            n_draws=BOOT_DRAWS,
+            kind="mammen",
+            seed=4,
+        )
+        np.testing.assert_allclose(mine.std_error, ref.se_by_event, rtol=BOOT_SE_RTOL)
+        assert mine.band == pytest.approx(ref.critical_values[0], rel=BOOT_CRIT_RTOL), kind
+
+
+def test_estimator_bootstrap_close_to_analytic(mpdta) -> None:
+    """The estimator's own (Rademacher) bootstrap: SEs within 12% of the influence-function
+    ones (2,000 draws, 500 units; the IQR-based bootstrap SE differs from the analytic one by
+    up to 9% on mpdta's skewed influence functions, 3% of it Monte Carlo error), the band wider
+    than pointwise and like moderndid's."""
     spec = dict(
         outcome="lemp",
         unit="countyreal",
@@ -174,27 +305,42 @@ def test_multiplier_bootstrap_se_close_to_analytic_and_moderndid(md, mpdta) -> N
     )
     analytic = StaggeredDiD(inference="analytic", **spec).estimate(mpdta)
     boot = StaggeredDiD(inference="bootstrap", **spec).estimate(mpdta)
-    ratio = boot.tables["att_gt"].std_error / analytic.tables["att_gt"].std_error
-    assert ratio.between(0.9, 1.1).all(), ratio.tolist()
+    for table in ("att_gt", "event_study", "group", "calendar", "aggregations"):
+        ratio = boot.tables[table].std_error / analytic.tables[table].std_error
+        assert ratio.between(0.88, 1.12).all(), (table, ratio.tolist())
+    es = boot.tables["event_study"]
+    band = (es.band_high - es.att) / es.std_error
+    # moderndid (Mammen weights, 5,000 draws): 2.60-2.63 on this event study
+    assert 2.4 < band.iloc[0] < 2.8
+
+
+def test_pre_trend_wald_test_matches_moderndid_influence_functions(md, mpdta) -> None:
+    """The joint pre-trend test: Wald statistic of the pre-period event-study coefficients with
+    the covariance of moderndid's own influence functions (500 clusters: the chi-squared form)."""
+    effect = StaggeredDiD(
+        outcome="lemp",
+        unit="countyreal",
+        time="year",
+        cohort="first.treat",
+        control_group="never_treated",
+        inference="analytic",
+    ).estimate(mpdta)
+    reference, _ = _moderndid(md, mpdta, None, control_group="nevertreated", est_method="reg")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = md.att_gt(
-            mpdta,
-            yname="lemp",
-            tname="year",
-            idname="countyreal",
-            gname="first.treat",
-            est_method="reg",
-            boot=True,
-            biters=2000,
-            random_state=1,
-        )
-    np.testing.assert_allclose(boot.tables["att_gt"].std_error, ref.se_gt, rtol=0.1)
-    # uniform band critical value: wider than pointwise, as moderndid's
-    band = (boot.tables["event_study"].band_high - boot.tables["event_study"].att) / (
-        boot.tables["event_study"].std_error
-    )
-    assert 1.96 < band.iloc[0] < 3.5
+        dynamic = md.aggte(reference, type="dynamic", boot=False)
+    pre = np.asarray(dynamic.event_times) < 0
+    psi = np.asarray(dynamic.influence_func)[:, pre]
+    # scale the influence functions so their diagonal reproduces moderndid's SEs
+    vcov = psi.T @ psi
+    scale = np.asarray(dynamic.se_by_event)[pre] ** 2 / np.diag(vcov)
+    assert np.allclose(scale, scale[0])
+    theta = np.asarray(dynamic.att_by_event)[pre]
+    wald = float(theta @ np.linalg.solve(vcov * scale[0], theta))
+    expected = stats.chi2.sf(wald, pre.sum())
+    check = effect.diagnostic("pre_trend_p")
+    assert check.value == pytest.approx(expected, rel=1e-6)
+    assert f"chi2({pre.sum()})" in check.detail
 
 
 @pytest.fixture(scope="module")
@@ -344,3 +490,122 @@ def test_time_varying_covariates_are_read_at_the_base_period(md, mpdta, adjustme
     np.testing.assert_allclose(cells.table["att"], reference.att_gt, rtol=POINT_RTOL, atol=1e-12)
     se = np.sqrt((cells.influence**2).sum(axis=0)) / len(panel.units)
     np.testing.assert_allclose(se, reference.se_gt, rtol=SE_RTOL)
+
+
+def _panel_two_by_two(seed: int = 2, n_units: int = 300) -> pd.DataFrame:
+    """A two-period panel (unit id, both periods observed), treatment assigned by team."""
+    rng = np.random.default_rng(seed)
+    units = pd.DataFrame({"unit": np.arange(n_units), "team": rng.integers(0, 35, n_units)})
+    units["treated"] = units.team < 12
+    units["size"] = rng.uniform(1, 4, n_units)
+    units["level"] = rng.normal(0, 2, n_units)
+    frame = units.merge(pd.DataFrame({"post": [False, True]}), how="cross")
+    frame["x"] = rng.normal(size=len(frame))
+    frame["y"] = (
+        frame.level
+        + 0.8 * frame.post
+        - 1.2 * (frame.treated & frame.post)
+        + 0.3 * frame.x
+        + rng.normal(0, 1, len(frame)) * (1 + frame.treated)
+    )
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("vcov", "cluster"), [("iid", None), ("hetero", None), ("cluster", "unit"), ("cluster", "team")]
+)
+def test_two_by_two_on_a_panel_matches_statsmodels(vcov, cluster) -> None:
+    frame = _panel_two_by_two()
+    d, p = frame.treated.astype(float), frame.post.astype(float)
+    x = np.column_stack([np.ones(len(frame)), d, p, d * p, frame.x])
+    fit: dict = {"iid": {}, "hetero": {"cov_type": "HC1"}}.get(vcov, {})
+    if vcov == "cluster":
+        fit = {"cov_type": "cluster", "cov_kwds": {"groups": frame[cluster]}, "use_t": True}
+    ref = sm.WLS(frame.y, x, weights=frame["size"]).fit(**fit)
+    ours = DiffInDiff("y", covariates=["x"], weights="size", vcov=vcov, cluster=cluster).estimate(
+        frame
+    )
+    assert ours.estimate == pytest.approx(ref.params.iloc[3], rel=POINT_RTOL)
+    assert ours.std_error == pytest.approx(ref.bse.iloc[3], rel=SE_RTOL)
+    if vcov == "cluster":
+        # t(G - 1) reference distribution, as statsmodels' cluster p-values use
+        assert ours.p_value == pytest.approx(ref.pvalues.iloc[3], rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def wildboottest():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from wildboottest.wildboottest import wildboottest
+
+    return wildboottest
+
+
+WILD_DRAWS = 4999
+# p-values of two independent bootstraps with 4,999 draws each: a Monte Carlo SD of at most
+# 0.007 apart at p = 0.5 (0.004 near p = 0.05); 0.02 is three SDs at worst.
+WILD_P_ATOL = 0.02
+
+
+def _few_cluster_rows(seed: int = 4, n: int = 1500, teams: int = 14) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = pd.DataFrame({"team": rng.integers(0, teams, n), "post": rng.random(n) < 0.5})
+    rows["treated"] = rows.team < 6
+    shock, drift = rng.normal(0, 1, teams), rng.normal(0, 0.5, teams)
+    rows["y"] = (
+        5
+        + shock[rows.team]
+        + rows.post * (1 + drift[rows.team])
+        - 0.4 * (rows.treated & rows.post)
+        + rng.normal(0, 1, n)
+    )
+    return rows
+
+
+def test_two_by_two_wild_cluster_bootstrap_matches_wildboottest(wildboottest) -> None:
+    """Few clusters (14 teams, 6 treated): the wild cluster restricted bootstrap p-value
+    against the `wildboottest` package (WCR with Rademacher weights, as impact uses at 14)."""
+    rows = _few_cluster_rows()
+    ours = DiffInDiff("y", cluster="team", n_boot=WILD_DRAWS).estimate(rows)
+    assert ours.method == "did.2x2+cluster+wild_bootstrap"
+    d, p = rows.treated.astype(float), rows.post.astype(float)
+    x = pd.DataFrame({"const": 1.0, "treated": d, "post": p, "did": d * p})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = wildboottest(
+            sm.OLS(rows.y, x),
+            B=WILD_DRAWS,
+            cluster=rows.team,
+            param="did",
+            seed=1,
+            show=False,
+            parallel=False,
+        )
+    t_ours = ours.estimate / ours.std_error
+    assert t_ours == pytest.approx(float(ref["statistic"].iloc[0]), rel=1e-8)
+    assert 0.005 < ours.p_value < 0.5  # an informative p-value, not one pinned at 0 or 1
+    assert ours.p_value == pytest.approx(float(ref["p-value"].iloc[0]), abs=WILD_P_ATOL)
+
+
+def test_twfe_wild_cluster_bootstrap_matches_wildboottest(wildboottest, rollout) -> None:
+    """TWFE on the sample's 14 teams: the bootstrap partials the fixed effects out of each
+    draw; `wildboottest` gets them as dummies. Same WCR p-value up to Monte Carlo error."""
+    ours = TwoWayFixedEffects(n_boot=WILD_DRAWS).estimate(rollout)
+    assert ours.method == "did.twfe+wild_bootstrap"
+    dummies = pd.get_dummies(rollout[["team_id", "week"]].astype(str), drop_first=True)
+    x = pd.concat(
+        [pd.Series(1.0, index=rollout.index, name="const"), rollout.treat.astype(float), dummies],
+        axis=1,
+    ).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = wildboottest(
+            sm.OLS(rollout.handle_time_minutes, x),
+            B=WILD_DRAWS,
+            cluster=rollout.team_id.factorize()[0],
+            param="treat",
+            seed=1,
+            show=False,
+            parallel=False,
+        )
+    assert ours.p_value == pytest.approx(float(ref["p-value"].iloc[0]), abs=WILD_P_ATOL)

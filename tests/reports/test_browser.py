@@ -1,15 +1,13 @@
-"""The owner's report as a reader sees it: headless Chromium and the PDF's pages."""
+"""The owner's business-value report as a reader sees it: headless Chromium and the PDF."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from impact.runs.config import load_project
-from impact.runs.runner import run_report
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
@@ -35,23 +33,19 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    (root / "notebooks").mkdir()
-    shutil.copy(ROOT / "notebooks" / "ab_report.ipynb", root / "notebooks")
-    (root / "impact.yaml").write_text(
-        "reports:\n  ab_report:\n    title: Pilot\n    notebook: notebooks/ab_report.ipynb\n"
-    )
-    outcome = run_report(load_project(root / "impact.yaml"), "ab_report")
-    assert outcome.ok, outcome.manifest.get("error")
-    return outcome.directory
+def published(owner_report: tuple[Any, Any]) -> Path:
+    """The owner's business-value report, second week (so it says what changed)."""
+    return owner_report[1].directory
 
 
-def test_report_loads_without_console_errors_and_shows_headline_and_plot(published: Path) -> None:
+def test_report_loads_without_console_errors_and_shows_headline_and_plots(
+    published: Path,
+) -> None:
     from playwright.sync_api import sync_playwright
 
     messages: list[str] = []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "business_value_report.png"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
@@ -65,18 +59,27 @@ def test_report_loads_without_console_errors_and_shows_headline_and_plot(publish
         page.goto((published / "report.html").as_uri())
         page.wait_for_load_state("load")
         headline = page.locator(".impact-headline").inner_text()
+        recommendation = page.locator(".impact-recommendation").inner_text()
+        # The answer is the first thing on the page: above the first evidence section.
+        headline_top = page.locator(".impact-headline").bounding_box()["y"]
+        section = page.locator("h2", has_text="The effect on each metric")
+        evidence_top = section.bounding_box()["y"]
+        changes = page.locator(".impact-changes-summary").inner_text()
         images = page.locator("img")
         loaded = [
             images.nth(i).evaluate("img => img.complete && img.naturalWidth > 100")
             for i in range(images.count())
         ]
-        page.screenshot(path=str(ARTIFACTS / "ab_report.png"), full_page=True)
+        page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert messages == []
     assert headline.startswith("The AI lowered handle time")
-    assert "95% CI" in headline
-    assert loaded and all(loaded)
-    assert (ARTIFACTS / "ab_report.png").stat().st_size > 20_000
+    assert "95% CI" in headline and "95% interval" in headline  # effect and money, with intervals
+    assert recommendation.split(":")[1].strip() in ("SCALE", "STABILIZE", "PIVOT")
+    assert headline_top < evidence_top
+    assert changes.startswith("Since the previous report (run ")
+    assert len(loaded) >= 7 and all(loaded)
+    assert shot.stat().st_size > 100_000  # a long page with its plots, kept as an artifact
 
 
 def test_pdf_renders_to_pages_that_are_not_blank(published: Path, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,33 @@ def test_the_repository_config_loads() -> None:
     assert "ab_report" in project.reports
     assert project.reports["ab_report"].schedule == "0 6 * * MON"
     assert project.reports_dir == ROOT / "reports"
+
+
+def test_every_report_is_scheduled_for_its_audience() -> None:
+    from croniter import croniter
+
+    from impact.runs.params import declared_parameters
+
+    project = load_project(ROOT / "impact.yaml")
+    expected = {
+        "business_value_report": ("weekly", "business value owner"),
+        "payback": ("monthly", "finance"),
+        "portfolio_report": ("quarterly", "portfolio board"),
+        "ab_report": ("weekly", "business value owner"),
+    }
+    assert set(project.reports) == set(expected)
+    for name, (cadence, audience) in expected.items():
+        spec = project.reports[name]
+        assert audience in spec.audience, name
+        fires = croniter(str(spec.schedule), datetime(2026, 1, 1, tzinfo=UTC))
+        first, second = fires.get_next(datetime), fires.get_next(datetime)
+        gap_days = (second - first).days
+        assert {"weekly": 7, "monthly": 31, "quarterly": 90}[cadence] == gap_days, name
+        declared = declared_parameters(spec.notebook)
+        # Scheduled per period, compared with the last good run, configured only with names
+        # the notebook declares.
+        assert {"period_end", "previous_result"} <= set(declared), name
+        assert set(spec.parameters) <= set(declared), name
 
 
 @pytest.mark.parametrize(

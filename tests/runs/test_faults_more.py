@@ -106,34 +106,22 @@ def test_a_rerun_on_changed_input_runs_again(raced: tuple[Project, RunOutcome, s
     assert (same.status, same.run_id) == ("unchanged", again.run_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: runs.runner._input_fingerprints only sees parameters passed by impact.yaml or "
-    "the caller; a path left at the notebook's default is never fingerprinted, so a rerun after "
-    "that file changed returns 'unchanged' (the old report). Fingerprint the declared defaults "
-    "too (papermill.inspect_notebook gives them).",
-)
 def test_a_default_input_path_is_fingerprinted_too(tmp_path: Path) -> None:
     project = load_project(racing_project(tmp_path, configured=False))
     first = run_report(project, "race")
-    assert first.ok
+    assert first.ok and set(first.manifest["inputs"]) == {"data_path"}
+    assert "inputs_changed_during_run" not in first.manifest  # nothing wrote during this run
     (tmp_path / "data" / "input.csv").write_text("x\n5\n")
     again = run_report(project, "race")
     assert again.status == "succeeded" and headline(again) == "total 5"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: runs.runner.run_report fingerprints inputs only before the kernel starts; an "
-    "input rewritten during the run goes unnoticed. Fingerprint again after execution and "
-    "record the change in the manifest (e.g. inputs_changed_during_run), or fail the run.",
-)
 def test_the_manifest_says_an_input_changed_during_the_run(
     raced: tuple[Project, RunOutcome, str],
 ) -> None:
     _, first, _ = raced
-    warnings = [str(w) for w in first.manifest.get("warnings", [])]
-    flagged = first.manifest.get("inputs_changed_during_run") or any(
-        "data_path" in w for w in warnings
-    )
-    assert flagged, first.manifest
+    assert first.manifest["inputs_changed_during_run"] == ["data_path"]
+    (warning,) = first.manifest["warnings"]
+    assert "'data_path' changed while the report ran" in warning
+    # The run was published: it read the file once, before the writer appended.
+    assert first.status == "succeeded" and headline(first) == "total 6"

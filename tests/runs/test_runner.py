@@ -105,3 +105,30 @@ def test_failed_run_keeps_last_good_report(tmp_path: Path) -> None:
     index = (tmp_path / "reports" / "index.html").read_text()
     assert f"ab_report/{good.run_id}/report.html" in index
     assert "failed" in index
+
+
+def test_the_previous_run_is_the_last_success_not_after_this_period(tmp_path: Path) -> None:
+    from impact.runs import ledger
+    from impact.runs.manifest import previous_result
+
+    reports = tmp_path / "reports"
+    for run_id, period, status in [
+        ("r1", "2026-04-05", "succeeded"),
+        ("r2", "2026-04-12", "succeeded"),
+        ("r3", "2026-04-19", "failed"),
+        ("r4", None, "succeeded"),  # a manual run without a period
+    ]:
+        ledger.record_start(
+            reports, run_id=run_id, report="r", period_end=period, inputs_key=run_id,
+            started_at=f"2026-05-0{run_id[1]}T00:00:00",
+        )  # fmt: skip
+        manifest = {"run_id": run_id, "status": status, "exit_code": 0, "finished_at": "x"}
+        ledger.record_finish(reports, manifest)
+        (reports / "r" / run_id).mkdir(parents=True)
+        (reports / "r" / run_id / "result.json").write_text("{}")
+    assert ledger.previous_success(reports, "r", None) == "r4"
+    assert ledger.previous_success(reports, "r", "2026-04-19") == "r2"  # r3 failed, r4 no period
+    assert ledger.previous_success(reports, "other", None) is None
+    # A backfill of an old period compares with the period before it, never a newer one.
+    assert previous_result(reports, "r", "2026-04-10", tmp_path) == "reports/r/r1/result.json"
+    assert previous_result(reports, "r", "2026-04-01", tmp_path) == ""

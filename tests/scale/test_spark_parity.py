@@ -1,16 +1,16 @@
 """The same `impact` calls on DuckDB and on a local Spark session give the same numbers.
 
 Every input is written once to Parquet and read by each engine through
-``impact.as_table(path, backend=...)``, the seam a warehouse user goes through. Aggregates are
-compared to 1e-9 relative; integer counts exactly. One module-scoped SparkSession
-(``local[1]``) serves every test.
+``impact.as_table(path, backend=...)``, the seam a warehouse user goes through. Engine tables
+(unit tables, panels, validation counts) and the Effects computed from them are compared to
+1e-9 relative; counts exactly. The Spark session is ``tests/scale/conftest.py``'s, shared by
+the whole run: every test here is in xdist group "spark", so one worker starts one JVM.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pyspark = pytest.importorskip("pyspark", reason="install the `spark` extra")
-if shutil.which("java") is None:  # pragma: no cover - machine set-up
-    pytest.skip("Spark needs Java (make system-deps)", allow_module_level=True)
-
-import ibis  # noqa: E402
-
-import impact  # noqa: E402
-from impact.datasets import inject_bad_rows, simulate  # noqa: E402
-from impact.estimators.adopters import adopter_units  # noqa: E402
+import impact
+from impact.datasets import SampleData, inject_bad_rows, simulate
+from impact.estimators.adopters import adopter_units
+from impact.estimators.metrics import Mean, Ratio, unit_table
 
 pytestmark = [
     pytest.mark.spark,
@@ -41,45 +36,25 @@ pytestmark = [
 
 RTOL = 1e-9
 OUTCOMES = ["handle_time_minutes", "resolved", "csat"]
+Tables = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("impact-parity")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.default.parallelism", "1")
-        .config("spark.driver.memory", "1g")
-        # Catalyst's constraint propagation grows without bound on the validation plan (30
-        # OR-ed rule flags re-derived through the duplicate-key semi/anti joins) and exhausts
-        # the driver heap; see docs/scaling.md.
-        .config("spark.sql.constraintPropagation.enabled", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    try:
-        yield ibis.pyspark.connect(session)
-    finally:
-        session.stop()
+def data() -> SampleData:
+    """A small simulated rollout: a randomized pilot and staggered teams with adopters."""
+    return simulate(n_agents=60, n_teams=6, n_weeks=14, tickets_per_agent_week=6, seed=11)
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A small simulated rollout (pilot + staggered teams) and a broken copy, as Parquet."""
+def files(data: SampleData, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The inputs and a copy of the events with broken rows (duplicates too), as Parquet."""
     folder = tmp_path_factory.mktemp("parity")
-    sample = simulate(n_agents=60, n_teams=6, n_weeks=14, tickets_per_agent_week=6, seed=11)
-    broken, _ = inject_bad_rows(sample.events, n_per_kind=3, seed=2)
+    broken, _ = inject_bad_rows(data.events, n_per_kind=3, seed=2)
     frames = {
-        "events": sample.events,
-        "assignments": sample.assignments,
-        "rollouts": sample.rollouts,
-        "agents": sample.agents,
+        "events": data.events,
+        "assignments": data.assignments,
+        "rollouts": data.rollouts,
+        "agents": data.agents,
         "broken": broken,
     }
     paths = {}
@@ -89,29 +64,36 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-Run = Callable[[Callable[[dict[str, Any]], Any]], tuple[Any, Any]]
+@pytest.fixture(scope="module")
+def duck(files: dict[str, Path]) -> Tables:
+    return {name: impact.as_table(path) for name, path in files.items()}
 
 
 @pytest.fixture(scope="module")
-def on_both(spark: Any, files: dict[str, Path]) -> Run:
-    """Call `fn(tables)` with the inputs read by DuckDB, then by Spark; return both results."""
+def sparked(spark: Any, files: dict[str, Path]) -> Tables:
+    return {name: impact.as_table(path, backend=spark) for name, path in files.items()}
 
-    def run(fn: Callable[[dict[str, Any]], Any]) -> tuple[Any, Any]:
-        results = []
-        for backend in (None, spark):
-            tables = {k: impact.as_table(p, backend=backend) for k, p in files.items()}
-            results.append(fn(tables))
-        return results[0], results[1]
+
+Run = Callable[[Callable[[Tables], Any]], tuple[Any, Any]]
+
+
+@pytest.fixture(scope="module")
+def on_both(duck: Tables, sparked: Tables) -> Run:
+    """Call `fn(tables)` on the DuckDB tables, then on the Spark ones; return both results."""
+
+    def run(fn: Callable[[Tables], Any]) -> tuple[Any, Any]:
+        return fn(duck), fn(sparked)
 
     return run
 
 
+# -- comparing ---------------------------------------------------------------------------------
 def _canonical(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Sorted by `keys`, dates as ISO text, numbers as float64: engine-neutral for comparing."""
     out = frame.copy()
     for column in out.columns:
         values = out[column]
-        if column == "period" or pd.api.types.is_datetime64_any_dtype(values):
+        if column in ("period", "rollout_at") or pd.api.types.is_datetime64_any_dtype(values):
             out[column] = pd.to_datetime(values.astype(str)).dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             out[column] = values.astype("float64")
@@ -127,6 +109,7 @@ def _assert_same_frame(duck: pd.DataFrame, spark: pd.DataFrame, keys: Sequence[s
 
 
 def _assert_same_effect(duck: impact.Effect, spark: impact.Effect) -> None:
+    """Same method, sample sizes, notes and diagnostics; every number to 1e-9 relative."""
     assert (duck.method, duck.n_treated, duck.n_control) == (
         spark.method,
         spark.n_treated,
@@ -134,15 +117,29 @@ def _assert_same_effect(duck: impact.Effect, spark: impact.Effect) -> None:
     )
     for name in ("estimate", "std_error", "ci_low", "ci_high", "p_value", "baseline", "lift"):
         a, b = getattr(duck, name), getattr(spark, name)
-        assert math.isfinite(a)
+        assert math.isfinite(a), name
         assert b == pytest.approx(a, rel=RTOL, abs=0.0), name
+    assert spark.lift_ci == pytest.approx(duck.lift_ci, rel=RTOL, abs=0.0)
+    assert [(d.name, d.passed) for d in duck.diagnostics] == [
+        (d.name, d.passed) for d in spark.diagnostics
+    ]
+    assert [d.value for d in spark.diagnostics] == pytest.approx(
+        [d.value for d in duck.diagnostics], rel=RTOL, abs=1e-12, nan_ok=True
+    )
+    assert duck.notes == spark.notes
+    assert sorted(duck.tables) == sorted(spark.tables)
+    for name, frame in duck.tables.items():
+        pd.testing.assert_frame_equal(
+            frame, spark.tables[name], check_exact=False, rtol=RTOL, atol=1e-12
+        )
 
 
-def test_unit_summary_matches(on_both: Run, files: dict[str, Path]) -> None:
+# -- the generic aggregations ------------------------------------------------------------------
+def test_unit_summary_matches(on_both: Run, data: SampleData) -> None:
     duck, spark = on_both(
         lambda t: impact.unit_summary(t["events"], unit="agent_id", outcomes=OUTCOMES).to_pandas()
     )
-    assert duck["n_events"].sum() == len(pd.read_parquet(files["events"]))
+    assert duck["n_events"].sum() == len(data.events)
     _assert_same_frame(duck, spark, ["agent_id"])
 
 
@@ -157,67 +154,167 @@ def test_panel_matches(on_both: Run) -> None:
     _assert_same_frame(duck, spark, ["team_id", "period", "workflow"])
 
 
-def test_ab_unit_means_and_effect_match(on_both: Run) -> None:
-    def units(t: dict[str, Any]) -> pd.DataFrame:
-        pilot = impact.with_assignments(t["events"], t["assignments"])
-        return impact.unit_summary(
-            pilot, unit="agent_id", outcomes=["handle_time_minutes"], by=["arm"]
-        ).to_pandas()
+# -- A/B ---------------------------------------------------------------------------------------
+def _pilot(t: Tables, *, since_assignment: bool = True) -> Any:
+    return impact.with_assignments(t["events"], t["assignments"], since_assignment=since_assignment)
+
+
+def test_ab_mean_unit_table_and_effect_match(on_both: Run) -> None:
+    def units(t: Tables) -> pd.DataFrame:
+        table, _ = unit_table(_pilot(t), [Mean("handle_time_minutes")], unit="agent_id", arm="arm")
+        return table
 
     duck_units, spark_units = on_both(units)
     _assert_same_frame(duck_units, spark_units, ["agent_id"])
 
-    def effect(t: dict[str, Any]) -> impact.Effect:
-        pilot = impact.with_assignments(t["events"], t["assignments"])
-        return impact.ab_test(pilot, "handle_time_minutes", expected_share=0.2)
-
-    duck, spark = on_both(effect)
+    duck, spark = on_both(
+        lambda t: impact.ab_test(_pilot(t), "handle_time_minutes", expected_share=0.2)
+    )
     _assert_same_effect(duck, spark)
-    # ... and both equal Welch's test on the unit means computed by hand.
-    means = duck_units.set_index("arm")["handle_time_minutes_mean"]
-    assert duck.estimate == pytest.approx(
-        means["treatment"].mean() - means["control"].mean(), rel=1e-12
-    )
+    assert duck.method == "ab.welch"
+    # ... and both equal the difference of the arms' unit means computed by hand.
+    means = duck_units.groupby("arm")["0.num"].mean()
+    assert duck.estimate == pytest.approx(means["treatment"] - means["control"], rel=1e-12)
 
 
-def test_ab_ratio_metric_matches(on_both: Run) -> None:
-    def effect(t: dict[str, Any]) -> impact.Effect:
-        pilot = impact.with_assignments(t["events"], t["assignments"])
-        return impact.ab_test(pilot, "resolved", metric="ratio")
+def test_ab_ratio_unit_table_and_effect_match(on_both: Run, files: dict[str, Path]) -> None:
+    def units(t: Tables) -> pd.DataFrame:
+        metric = Ratio("review_minutes", "handle_time_minutes")
+        table, _ = unit_table(_pilot(t), [metric], unit="agent_id", arm="arm")
+        return table
 
-    _assert_same_effect(*on_both(effect))
+    duck_units, spark_units = on_both(units)
+    _assert_same_frame(duck_units, spark_units, ["agent_id"])
+    assert (duck_units["0.den"] > 0).all()
 
-
-def test_validation_counts_match_on_broken_data(on_both: Run) -> None:
-    def check(t: dict[str, Any]) -> tuple[pd.DataFrame, tuple[int, int, int], tuple[int, int]]:
-        result = impact.validate(t["broken"], "workflow_events")
-        partition = (
-            int(result.valid.count().to_pyarrow().as_py()),
-            int(result.quarantine.count().to_pyarrow().as_py()),
+    # Assignments as a pandas frame: an unbound Ibis memtable, shipped to the engine of the events.
+    assignments = pd.read_parquet(files["assignments"])
+    duck, spark = on_both(
+        lambda t: impact.ab_test(
+            impact.with_assignments(t["events"], assignments), "resolved", metric="ratio"
         )
-        counts = (result.rows_checked, result.rows_valid, result.rows_quarantined)
-        return result.summary, counts, partition
-
-    (duck, duck_counts, duck_parts), (spark, spark_counts, spark_parts) = on_both(check)
-    assert duck_counts == spark_counts
-    assert duck_parts == spark_parts == duck_counts[1:]
-    assert duck_counts[2] > 0  # the broken rows were found, not waved through
-    pd.testing.assert_frame_equal(
-        duck[["column", "rule", "n_failed", "passed"]],
-        spark[["column", "rule", "n_failed", "passed"]],
     )
+    _assert_same_effect(duck, spark)
+    assert duck.method == "ab.ratio"
+
+
+def test_a_pandas_frame_becomes_a_spark_table(spark: Any, data: SampleData) -> None:
+    table = impact.as_table(data.agents, backend=spark)
+    assert table.get_backend().name == "pyspark"
+    assert int(table.count().execute()) == len(data.agents)
+
+
+def test_ab_cuped_unit_table_and_effect_match(on_both: Run) -> None:
+    """Pre-period sums as the covariate, and the 99th-percentile cap (an engine quantile)."""
+
+    def units(t: Tables) -> tuple[pd.DataFrame, dict[str, Any]]:
+        return unit_table(
+            _pilot(t, since_assignment=False),
+            [Mean("handle_time_minutes")],
+            unit="agent_id",
+            arm="arm",
+            pre_period="assignment",
+            cap=0.99,
+        )
+
+    (duck_units, duck_facts), (spark_units, spark_facts) = on_both(units)
+    _assert_same_frame(duck_units, spark_units, ["agent_id"])
+    assert duck_units["0.xnum"].notna().all()  # every unit has a pre-period
+    assert spark_facts["caps"][0] == pytest.approx(duck_facts["caps"][0], rel=RTOL)
+    assert duck_facts["capped"] == spark_facts["capped"] and duck_facts["capped"][0] > 0
+
+    duck, spark = on_both(
+        lambda t: impact.ab_test(
+            _pilot(t, since_assignment=False),
+            "handle_time_minutes",
+            pre_period="assignment",
+            cap=0.99,
+            expected_share=0.2,
+        )
+    )
+    _assert_same_effect(duck, spark)
+    assert duck.method == "ab.welch+cuped"
+    assert duck.diagnostic("variance_reduction").value > 0.1
+
+
+# -- contracts ---------------------------------------------------------------------------------
+def test_validation_counts_per_rule_match_on_broken_data(on_both: Run) -> None:
+    def check(t: Tables) -> tuple[pd.DataFrame, tuple[int, ...], pd.DataFrame]:
+        result = impact.validate(t["broken"], "workflow_events")
+        counts = (
+            result.rows_checked,
+            result.rows_valid,
+            result.rows_quarantined,
+            int(result.valid.count().to_pyarrow().as_py()),
+        )
+        # The quarantine is small: which rows, and every rule each one broke.
+        rules = impact.contracts.RULES_COLUMN
+        quarantine = result.quarantine.select("event_id", rules).to_pandas()
+        return result.summary, counts, quarantine.sort_values(["event_id", rules])
+
+    (duck, duck_counts, duck_q), (spark, spark_counts, spark_q) = on_both(check)
+    assert duck_counts == spark_counts
+    checked, valid, quarantined, n_valid = duck_counts
+    assert valid + quarantined == checked and n_valid == valid
+    assert quarantined == len(duck_q) > 0  # the broken rows were found, not waved through
+    columns = ["column", "rule", "n_failed", "passed", "message"]
+    pd.testing.assert_frame_equal(duck[columns], spark[columns])
+    assert (duck["n_failed"] > 0).sum() >= 5  # several rules broke, each counted the same
     # The examples name the same rows (deterministic minimum of the identity column).
     assert duck["example"].tolist() == spark["example"].tolist()
+    pd.testing.assert_frame_equal(duck_q.reset_index(drop=True), spark_q.reset_index(drop=True))
 
 
-def test_did_rollout_panel_matches(on_both: Run) -> None:
-    duck, spark = on_both(lambda t: impact.rollout_panel(t["events"], t["rollouts"]))
+# -- difference-in-differences -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def panels(duck: Tables, sparked: Tables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The team x week rollout panel built by each engine."""
+    return tuple(impact.rollout_panel(t["events"], t["rollouts"]) for t in (duck, sparked))
+
+
+def test_did_rollout_panel_matches(panels: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    duck, spark = panels
     _assert_same_frame(duck, spark, ["team_id", "period"])
+    assert duck["rollout_week"].notna().any() and duck["rollout_week"].isna().any()
 
 
-def test_matching_adopter_units_match(on_both: Run) -> None:
-    duck, spark = on_both(
-        lambda t: adopter_units(t["events"], t["agents"], t["rollouts"]).to_pandas()
-    )
-    assert np.isfinite(duck["pre_handle_time_minutes"]).any()
+def test_did_twfe_matches_from_spark_panel(panels: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    duck, spark = (impact.did(p, method="twfe") for p in panels)
+    _assert_same_effect(duck, spark)
+    assert duck.method.startswith("did.twfe")
+
+
+def test_did_callaway_santanna_matches_on_spark_events(on_both: Run) -> None:
+    """The front door: raw events and rollouts in, the panel built by the engine inside."""
+    duck, spark = on_both(lambda t: impact.did(t["events"], rollouts=t["rollouts"]))
+    _assert_same_effect(duck, spark)
+    assert duck.method.startswith("did.callaway_santanna")
+    assert duck.tables  # group-time ATTs and the event study came along and matched
+
+
+# -- matching ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def adopters(duck: Tables, sparked: Tables) -> tuple[Any, Any]:
+    """The per-agent adopter tables (lazy, one per engine)."""
+    return tuple(adopter_units(t["events"], t["agents"], t["rollouts"]) for t in (duck, sparked))
+
+
+def test_matching_adopter_units_match(adopters: tuple[Any, Any]) -> None:
+    duck, spark = (table.to_pandas() for table in adopters)
+    assert np.isfinite(duck["pre_handle_time_minutes"]).all()
+    assert duck["adopted"].any() and not duck["adopted"].all()
     _assert_same_frame(duck, spark, ["agent_id"])
+
+
+def test_matched_cohort_matches_on_spark_units(adopters: tuple[Any, Any]) -> None:
+    def match(units: Any) -> impact.Effect:
+        return impact.matched_cohort(
+            units,
+            "post_handle_time_minutes",
+            pre_outcome="pre_handle_time_minutes",
+            covariates=["tenure_months", "pre_handle_time_minutes", "pre_weekly_volume"],
+        )
+
+    duck, spark = (match(table) for table in adopters)
+    _assert_same_effect(duck, spark)
+    assert duck.method.startswith("matching")

@@ -75,12 +75,6 @@ def test_run_ids_are_timestamps_and_a_hash_whatever_the_parameters() -> None:
     assert "/" not in run_id and ".." not in run_id and len(run_id) == 31
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (or a decision to document): runs.config.load_project accepts "
-    "reports_dir: ../../elsewhere, so runs are written outside the project; require it to "
-    "resolve inside the project root unless an absolute path is given on purpose",
-)
 def test_reports_dir_stays_in_the_project(tmp_path: Path) -> None:
     config = project(tmp_path / "p", "notebooks/ok.ipynb")
     data = json.loads(config.read_text()) | {"reports_dir": "../../elsewhere"}

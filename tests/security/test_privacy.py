@@ -38,6 +38,20 @@ def test_pseudonyms_equal_python_hmac_sha256(key: str) -> None:
     assert out.y.tolist() == list(range(6))  # other columns untouched
 
 
+def test_load_pseudonymizes_after_validating(key: str) -> None:
+    events = simulate(n_agents=20, n_teams=2, n_weeks=4, seed=2).events
+    events.loc[events.index[0], "csat"] = 9  # one row to quarantine, by its raw event id
+    loaded = impact.load(
+        events, contract="workflow_events", pseudonymize=["agent_id", "event_id"]
+    ).execute()
+    assert len(loaded) == len(events) - 1
+    assert sorted(loaded.event_id) == sorted(map(reference, events.event_id.iloc[1:]))
+    assert set(loaded.agent_id) == set(map(reference, events.agent_id))
+    assert sorted(loaded.team_id) == sorted(events.team_id.iloc[1:])  # others untouched
+    plain = impact.load(events, columns={"unit": "agent_id"}, pseudonymize=["unit"]).execute()
+    assert set(plain.unit) == set(map(reference, events.agent_id))
+
+
 def test_long_key_is_hashed_first_as_rfc_2104_says(monkeypatch: pytest.MonkeyPatch) -> None:
     long_key = "L" * 100
     monkeypatch.setenv("MY_KEY", long_key)

@@ -122,3 +122,10 @@ def test_bad_decision_config(raw: dict, message: str) -> None:
 def test_wrong_north_star_effect_is_named() -> None:
     with pytest.raises(ParameterError, match="north star is 'handle_time_minutes'"):
         decide(effect("resolved", estimate=0.01, se=0.002), rule=RULE)
+
+
+def test_wrong_types_are_named(pays) -> None:
+    with pytest.raises(TypeError, match=r"north_star must hold impact.Effect"):
+        decide("handle_time_minutes", rule=RULE)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value must be a Payback"):
+        decide(STAR, rule=RULE, value=0.9)  # type: ignore[arg-type]

@@ -139,6 +139,10 @@ def test_bad_arguments() -> None:
         payback(effect(), costs=register(), volume=-5)
     with pytest.raises(ParameterError, match="two effects on 'handle_time_minutes'"):
         payback([effect(), effect()], costs=register())
+    with pytest.raises(ParameterError, match="seed must be a whole number"):
+        payback(effect(), costs=register(), seed=None)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="volume must be a positive number"):
+        payback(effect(), costs=register(), volume=True)
 
 
 def test_volume_argument_overrides_the_register() -> None:

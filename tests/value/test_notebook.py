@@ -7,6 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from impact.value import bare_amounts
+
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "payback.ipynb"
 
 
@@ -34,6 +36,15 @@ def test_payback_notebook_runs_on_sample_data(tmp_path: Path) -> None:
     assert "P(payback &lt;= 12 months)" in text
     assert "95% interval" in text
     assert any(word in text for word in ("scale:", "stabilize:", "pivot:"))
+    # No money figure without its interval, in any output the report shows.
+    shown = [
+        str(o.get("data", {}).get("text/html") or o.get("data", {}).get("text/plain", ""))
+        + str(o.get("text", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    ]
+    assert [bare_amounts(t) for t in shown if bare_amounts(t)] == []
 
 
 def test_notebook_parameters_match_the_brief() -> None:

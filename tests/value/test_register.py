@@ -163,7 +163,9 @@ def test_with_values_widens_the_range() -> None:
 def test_sampling_matches_the_distribution(distribution: str, mean: float, sd: float) -> None:
     value = 15.0 if distribution == "uniform" else 12.0
     high = 20.0
-    a = Assumption("x", value, 10.0 if distribution != "normal" else 4.0, high, distribution)
+    low = 10.0 if distribution != "normal" else 4.0
+    # A finance figure may be negative, so a wide normal range is allowed for it.
+    a = Assumption("x", value, low, high, distribution, category="finance")
     draws = a.sample(np.random.default_rng(1), 200_000)
     assert draws.mean() == pytest.approx(mean, abs=4 * sd / np.sqrt(200_000))
     assert draws.std() == pytest.approx(sd, rel=0.01)
@@ -179,3 +181,51 @@ def test_lognormal_has_its_median_at_the_value_and_range_as_95_percent() -> None
 def test_fixed_assumptions_never_move() -> None:
     a = Assumption("x", 3.0, 1.0, 5.0, "fixed")
     assert (a.sample(np.random.default_rng(0), 10) == 3.0).all()
+
+
+def test_a_normal_range_that_draws_negative_costs_is_refused() -> None:
+    with pytest.raises(ParameterError, match="draws negative values"):
+        Assumption("run_usd", 100.0, 1.0, 300.0, "normal", unit="usd_per_month", category="run")
+    # Far from zero it is fine, and draws never go below zero.
+    ok = Assumption("t", 150.0, 135.0, 165.0, "normal", category="adoption")
+    assert ok.sample(np.random.default_rng(0), 10_000).min() > 0
+    assert ok.support == pytest.approx(
+        (150 - 4 * 15 / 1.959963984540054, 150 + 4 * 15 / 1.96), rel=1e-3
+    )
+
+
+def test_shares_and_rates_must_stay_in_range_in_every_draw() -> None:
+    raw = copy.deepcopy(FIXED)
+    raw["assumptions"]["adoption_max"] |= {"value": 0.9, "low": 0.8, "high": 0.99}
+    raw["assumptions"]["adoption_max"]["distribution"] = "normal"
+    with pytest.raises(ParameterError, match=r"adoption_max is a share.*draws up to 1.1"):
+        BusinessCase((effect(),), Register.from_dict(raw))
+    raw = copy.deepcopy(FIXED)
+    raw["assumptions"]["discount_rate_annual"] |= {
+        "value": 0.02,
+        "low": 0.0,
+        "high": 0.04,
+        "distribution": "normal",
+    }
+    with pytest.raises(ParameterError, match=r"discount_rate_annual must lie in \[0, 1\)"):
+        BusinessCase((effect(),), Register.from_dict(raw))
+
+
+def test_a_version_read_as_a_number_is_refused() -> None:
+    raw = copy.deepcopy(FIXED) | {"version": 1.10}
+    with pytest.raises(ParameterError, match=r"read as a number.*quote it"):
+        Register.from_dict(raw)
+    assert Register.from_dict(copy.deepcopy(FIXED) | {"version": "1.10"}).version == "1.10"
+
+
+def test_a_pinned_version_must_match_the_file() -> None:
+    assert Register.from_yaml(SAMPLE_REGISTER, version="2026.03.1").version == "2026.03.1"
+    with pytest.raises(ParameterError, match=r"is register version '2026.03.1', but version"):
+        Register.from_yaml(SAMPLE_REGISTER, version="2026.04.1")
+
+
+def test_wrong_types_are_named() -> None:
+    with pytest.raises(TypeError, match=r"costs must be an impact.value.Register"):
+        BusinessCase((effect(),), {"labour_usd_per_hour": 60.0})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"effect must be an impact.Effect or a list"):
+        BusinessCase(2.0, register())  # type: ignore[arg-type]
