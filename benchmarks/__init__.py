@@ -45,8 +45,12 @@ def n_events_default() -> int:
 
 
 def full() -> bool:
-    """``BENCH_FULL=1`` adds the 100M-event workloads (generating them takes minutes)."""
-    return os.environ.get("BENCH_FULL", "") not in ("", "0")
+    """Whether to run the large workloads too (100M events, 1M units): yes, unless
+    ``BENCH_FULL=0`` asks for a quick run. ``make bench`` reports every workload."""
+    return os.environ.get("BENCH_FULL", "1") not in ("", "0")
+
+
+BIG_EVENTS = 100_000_000
 
 
 def events(n_events: int) -> Path:
@@ -125,14 +129,25 @@ class Isolated:
     peak_rss_mib: float
 
 
-def isolated(target: str, *, repeat: int = 1, **kwargs: Any) -> Isolated:
+def isolated(
+    target: str,
+    *,
+    repeat: int = 1,
+    prepare: str | None = None,
+    warmup: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Isolated:
     """Run ``module:function(**kwargs)`` in a fresh Python process; time it, read its peak RSS.
 
-    The time is measured inside the child around the call only (imports excluded); the peak
-    memory covers the child's whole life, read from that one child's ``wait4`` rusage. The
-    function must return something JSON can encode.
+    The time is measured inside the child around the call only. Not timed: imports; `prepare`
+    (a ``module:function`` called first with the same keyword arguments, e.g. to build the
+    data); and a first call with the `warmup` arguments instead (a tiny input), so that lazy
+    imports and JIT compilation (pyfixest's numba) stay out of the timing on both sides. The
+    peak memory covers the child's whole life, read from that one child's ``wait4`` rusage.
+    The function must return something JSON can encode.
     """
-    payload = json.dumps({"target": target, "kwargs": kwargs, "repeat": repeat})
+    spec = {"target": target, "kwargs": kwargs, "repeat": repeat}
+    payload = json.dumps(spec | {"prepare": prepare, "warmup": warmup})
     status, peak_mib, out, err = spawn(["--child", payload])
     if status != 0:
         raise RuntimeError(f"{target} failed in its subprocess:\n{err[-3000:]}")
@@ -141,7 +156,14 @@ def isolated(target: str, *, repeat: int = 1, **kwargs: Any) -> Isolated:
 
 
 def versus(
-    ours: str, baseline: str, *, rounds: int = 2, repeat: int = 1, **kwargs: Any
+    ours: str,
+    baseline: str,
+    *,
+    rounds: int = 2,
+    repeat: int = 1,
+    prepare: str | None = None,
+    warmup: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> tuple[Isolated, Isolated]:
     """Alternate `baseline` and `ours` (each in a fresh process) `rounds` times; keep the best.
 
@@ -151,7 +173,9 @@ def versus(
     runs: dict[str, list[Isolated]] = {ours: [], baseline: []}
     for _ in range(rounds):
         for target in (baseline, ours):
-            runs[target].append(isolated(target, repeat=repeat, **kwargs))
+            runs[target].append(
+                isolated(target, repeat=repeat, prepare=prepare, warmup=warmup, **kwargs)
+            )
 
     def best(results: list[Isolated]) -> Isolated:
         fastest = min(results, key=lambda r: r.seconds)
@@ -181,8 +205,13 @@ def spawn(args: list[str]) -> tuple[int, float, str, str]:
 def run_child(payload: str) -> None:
     """The child side of :func:`isolated`: call the target, print its value and time as JSON."""
     spec = json.loads(payload)
+    if spec.get("prepare"):
+        module, name = spec["prepare"].split(":")
+        getattr(importlib.import_module(module), name)(**spec["kwargs"])
     module, name = spec["target"].split(":")
     function = getattr(importlib.import_module(module), name)
+    if spec.get("warmup"):
+        function(**spec["warmup"])
     seconds, value = best_time(lambda: function(**spec["kwargs"]), repeat=spec["repeat"])
     print(json.dumps({"value": value, "seconds": seconds}, default=str))
 
@@ -200,15 +229,23 @@ def row(
     agreement: str,
     peak_rss_mib: float | None = None,
     max_rss_mib: float | None = None,
+    max_seconds: float | None = None,
     notes: str = "",
 ) -> dict[str, Any]:
-    """One result row; `met` compares the ratio with `max_ratio` and the memory with its cap."""
+    """One result row; `met` compares the ratio with `max_ratio`, the memory with its cap
+    and our time with `max_seconds` (every one given must hold).
+
+    `n_events` is the workload's size in rows: events, unit-periods of a panel (DiD) or units
+    (matching), as the workload's name says.
+    """
     ratio = ours_s / baseline_s if baseline_s else None
     met: bool | None = None
     if max_ratio is not None and ratio is not None:
         met = ratio <= max_ratio
     if max_rss_mib is not None and peak_rss_mib is not None:
         met = (met is not False) and peak_rss_mib <= max_rss_mib
+    if max_seconds is not None:
+        met = (met is not False) and ours_s <= max_seconds
     return {
         "workload": workload,
         "n_events": n_events,

@@ -1,8 +1,10 @@
 """Run every benchmark module in a fresh process; write RESULTS.md and JSON of the ratios.
 
 Usage: ``python -m benchmarks [module ...]`` (default: every module in this folder, the
-scheduled report last). ``BENCH_FULL=1`` adds the 100M-event workloads; ``BENCH_EVENTS=N``
-changes the default 10M.
+scheduled report last). Every workload runs, the large ones too (100M events, 1M units);
+``BENCH_FULL=0`` skips those for a quick look, ``BENCH_EVENTS=N`` changes the default 10M.
+The machine's load average is recorded before and after each module (other jobs on a shared
+machine slow both sides of a comparison, not always equally).
 
 Each module's ``run()`` returns a list of rows (:func:`benchmarks.row`); a module returning
 one dict with ``seconds`` and ``ratios`` (the older form) becomes one row per case. A row
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -77,8 +80,14 @@ def _child_module(name: str, out: str) -> int:
     return 0
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _run_module(name: str) -> list[dict[str, Any]]:
     out = RESULTS / f".{name}.partial.json"
+    load_before = _load()
     started = time.perf_counter()
     status, peak_mib, _, err = bench.spawn(["--module", name, "--out", str(out)])
     wall = time.perf_counter() - started
@@ -96,11 +105,17 @@ def _run_module(name: str) -> list[dict[str, Any]]:
     out.unlink()
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
     rows = _rows(name, result)
+    load_after = _load()
     for r in rows:
         if r.get("peak_rss_mib") is None:
             r["peak_rss_mib"] = round(peak_mib, 1)
         r["module_wall_s"] = round(wall, 1)
-    print(f"{name}: {len(rows)} row(s) in {wall:.0f}s, peak RSS {peak_mib:.0f} MiB", flush=True)
+        r["load"] = f"{load_before} before, {load_after} after"
+    print(
+        f"{name}: {len(rows)} row(s) in {wall:.0f}s, peak RSS {peak_mib:.0f} MiB, "
+        f"load {load_before} -> {load_after}",
+        flush=True,
+    )
     return rows
 
 
@@ -139,7 +154,11 @@ def markdown(rows: list[dict[str, Any]], machine: dict[str, Any], meta: dict[str
         'profiled, with the proposed fix, in docs/scaling.md (section "Measured").',
         "",
         f"Run: {meta['started']} UTC, {meta['wall_s']:.0f} s in total"
-        + (", with BENCH_FULL=1" if meta["full"] else "")
+        + (
+            ", every workload (100M events, 1M units included)"
+            if meta["full"]
+            else ", quick run (BENCH_FULL=0: no 100M-event or 1M-unit workloads)"
+        )
         + (
             f" (modules {', '.join(meta['modules'])}; other rows kept from earlier runs, "
             "see the run column)"
@@ -147,6 +166,10 @@ def markdown(rows: list[dict[str, Any]], machine: dict[str, Any], meta: dict[str
             else ""
         )
         + ".",
+        "",
+        f"Load average (1/5/15 min) at the start {meta.get('load_start', '?')}, at the end "
+        f"{meta.get('load_end', '?')}; per module in the notes below. The machine has 2 cores "
+        "shared with other jobs, so ratios drift between runs.",
         "",
         "## Machine",
         "",
@@ -156,7 +179,7 @@ def markdown(rows: list[dict[str, Any]], machine: dict[str, Any], meta: dict[str
         "",
         "## Results",
         "",
-        "| workload | events | ours (s) | baseline | baseline (s) | ratio | target | met "
+        "| workload | rows | ours (s) | baseline | baseline (s) | ratio | target | met "
         "| estimates agree | peak RSS (MiB) | run (UTC) |",
         "|---|--:|--:|---|--:|--:|---|---|---|--:|---|",
     ]
@@ -177,9 +200,10 @@ def markdown(rows: list[dict[str, Any]], machine: dict[str, Any], meta: dict[str
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += ["", "## Agreement checks and notes", ""]
     for r in rows:
-        detail = "; ".join(x for x in (r.get("agreement"), r.get("notes")) if x)
+        load = f"load {r['load']}" if r.get("load") else ""
+        detail = "; ".join(x for x in (r.get("agreement"), r.get("notes"), load) if x)
         if detail:
-            lines.append(f"- **{r.get('workload')}** ({_cell(r.get('n_events'))} events): {detail}")
+            lines.append(f"- **{r.get('workload')}** ({_cell(r.get('n_events'))} rows): {detail}")
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +221,7 @@ def main(argv: list[str]) -> int:
         return _child_module(args.module, args.out)
 
     RESULTS.mkdir(exist_ok=True)
+    load_start = _load()
     started = time.gmtime()
     clock = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -212,6 +237,8 @@ def main(argv: list[str]) -> int:
         "full": bench.full(),
         "modules": names,
         "partial": bool(args.modules),
+        "load_start": load_start,
+        "load_end": _load(),
     }
     machine = bench.machine()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", started)

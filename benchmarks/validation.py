@@ -3,10 +3,10 @@
 Ours: ``impact.validate(folder, "workflow_events")``: structure, 31 row rules, the unique
 ``event_id`` key, counts and one example per rule, in the engine. Baseline: one DuckDB query
 over the same Parquet reading every value of every contract column (``count(*)`` and per column
-``count, min, max``): the least any validator must do. Target: within 3x. With ``BENCH_FULL=1``
-the same runs on 100M events, where the target is peak memory under 4 GiB, with DuckDB's
-``memory_limit`` set to 3GB on both sides (the default, 80% of RAM, lets the distinct count of
-100M event ids grow to ~5.5 GiB rather than spill).
+``count, min, max``): the least any validator must do. Target: within 3x. The same runs on
+100M events (unless ``BENCH_FULL=0``), where the target is peak memory under 4 GiB with
+impact's default DuckDB connection (its memory limit, ``impact.engine.memory_limit()``, makes
+the distinct count of 100M event ids spill to disk instead of growing to ~5.5 GiB).
 """
 
 from __future__ import annotations
@@ -21,18 +21,10 @@ import impact.engine
 
 TARGET_RATIO = 3.0
 MAX_RSS_MIB = 4 * 1024
-MEMORY_LIMIT_100M = "3GB"
 
 
-def _limit(memory_limit: str | None) -> None:
-    """Cap DuckDB's memory (it spills to disk beyond it); by default it may use 80% of RAM."""
-    if memory_limit:
-        impact.engine.default_backend().raw_sql(f"SET memory_limit = '{memory_limit}'")
-
-
-def ours(n_events: int, memory_limit: str | None = None) -> dict[str, Any]:
+def ours(n_events: int) -> dict[str, Any]:
     """Validate the cached events; return the counts the baseline can check."""
-    _limit(memory_limit)
     check = impact.validate(bench.events(n_events), "workflow_events")
     failed = {r.rule: int(r.n_failed) for r in check.summary.itertuples()}
     return {
@@ -40,17 +32,16 @@ def ours(n_events: int, memory_limit: str | None = None) -> dict[str, Any]:
         "valid": check.rows_valid,
         "quarantined": check.rows_quarantined,
         "failed": failed,
+        "memory_limit": impact.engine.memory_limit(),
     }
 
 
-def scan(n_events: int, memory_limit: str | None = None) -> dict[str, Any]:
+def scan(n_events: int) -> dict[str, Any]:
     """One DuckDB scan reading every value of every contract column; null counts per column."""
     columns = impact.load_contract("workflow_events").column_names
     parts = ", ".join(f'count("{c}"), min("{c}"), max("{c}")' for c in columns)
     glob = bench.parquet_glob(bench.events(n_events))
     con = duckdb.connect()
-    if memory_limit:
-        con.sql(f"SET memory_limit = '{memory_limit}'")
     query = f"SELECT count(*), {parts} FROM read_parquet('{glob}')"  # noqa: S608
     row = con.sql(query).fetchone()
     assert row is not None
@@ -80,19 +71,18 @@ def _agreement(mine: dict[str, Any], base: dict[str, Any]) -> tuple[bool, str]:
     return ok, text
 
 
-def measure(n_events: int, *, rounds: int = 2, memory_limit: str | None = None) -> dict[str, Any]:
+def measure(n_events: int, *, rounds: int = 2, repeat: int = 2) -> dict[str, Any]:
     """Both sides in fresh processes, alternated `rounds` times; each side's best time."""
     bench.events(n_events)  # generate outside the timed processes
     mine, base = bench.versus(
         "benchmarks.validation:ours",
         "benchmarks.validation:scan",
         rounds=rounds,
-        repeat=2,
+        repeat=repeat,
         n_events=n_events,
-        memory_limit=memory_limit,
     )
     agree, text = _agreement(mine.value, base.value)
-    big = n_events >= 50_000_000
+    big = n_events >= bench.BIG_EVENTS
     return bench.row(
         "contract validation",
         n_events=n_events,
@@ -105,16 +95,14 @@ def measure(n_events: int, *, rounds: int = 2, memory_limit: str | None = None) 
         agree=agree,
         agreement=text,
         peak_rss_mib=mine.peak_rss_mib,
-        notes=f"baseline peak RSS {base.peak_rss_mib:.0f} MiB"
-        + (f"; DuckDB memory_limit = {memory_limit} (both sides)" if memory_limit else ""),
+        notes=f"baseline peak RSS {base.peak_rss_mib:.0f} MiB; impact's default DuckDB "
+        f"memory_limit {mine.value['memory_limit']} (the scan: DuckDB's default)",
     )
 
 
 def run() -> list[dict[str, Any]]:
-    """10M events by default; 100M too with ``BENCH_FULL=1``."""
+    """10M events by default; 100M too unless ``BENCH_FULL=0``."""
     rows = [measure(bench.n_events_default())]
     if bench.full():
-        # DuckDB's default memory limit is 80% of RAM, and counting 100M distinct event ids
-        # fills ~5.5 GiB of it unless capped; capped, the count spills to disk instead.
-        rows.append(measure(100_000_000, rounds=1, memory_limit=MEMORY_LIMIT_100M))
+        rows.append(measure(bench.BIG_EVENTS, rounds=1, repeat=1))
     return rows

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from impact.errors import ContractError
+from impact.errors import ContractError, ParameterError
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -26,18 +27,68 @@ if TYPE_CHECKING:
 
 _DEFAULT: BaseBackend | None = None
 SAMPLE_PREFIX = "sample:"
+#: The environment variable that sets the default connection's DuckDB memory limit, e.g.
+#: ``8GB``; ``none`` leaves DuckDB's own default (80% of the machine's memory).
+MEMORY_LIMIT_ENV = "IMPACT_DUCKDB_MEMORY_LIMIT"
+#: The default cap (or 80% of the machine's memory, if less): DuckDB spills to disk beyond it.
+MEMORY_LIMIT_GB = 3
 
 
 def default_backend() -> BaseBackend:
-    """The process-wide in-memory DuckDB connection that pandas inputs and files are bound to."""
+    """The process-wide in-memory DuckDB connection that pandas inputs and files are bound to.
+
+    Its memory is capped at :func:`memory_limit` (3 GB unless ``IMPACT_DUCKDB_MEMORY_LIMIT``
+    says otherwise): the few queries that grow with the number of events (the distinct count
+    of a unique key) then spill to disk instead of taking most of the machine's memory.
+    """
     global _DEFAULT
     if _DEFAULT is None:
-        _DEFAULT = ibis.duckdb.connect()
+        limit = memory_limit()
+        con = ibis.duckdb.connect()
         # Timestamps are UTC throughout; DuckDB would otherwise use the machine's zone.
-        _DEFAULT.raw_sql("SET TimeZone = 'UTC'")
+        con.raw_sql("SET TimeZone = 'UTC'")
+        if limit is not None:
+            try:
+                con.raw_sql(f"SET memory_limit = '{limit}'")
+            except Exception as exc:  # DuckDB's parser error, said in our words
+                raise ParameterError(
+                    f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size DuckDB reads; use e.g. "
+                    "'3GB', '500MB' or 'none'"
+                ) from exc
+        _DEFAULT = con
         # Unbound in-memory tables (ibis.memtable) execute on this same connection.
         ibis.set_backend(_DEFAULT)
     return _DEFAULT
+
+
+def memory_limit(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The default connection's DuckDB memory limit: ``IMPACT_DUCKDB_MEMORY_LIMIT`` if set
+    (``none``: DuckDB's own default, returned as None), else 3 GB or 80% of the machine's
+    memory, whichever is less.
+
+    Example:
+        >>> memory_limit({"IMPACT_DUCKDB_MEMORY_LIMIT": "8GB"})
+        '8GB'
+        >>> memory_limit({"IMPACT_DUCKDB_MEMORY_LIMIT": "none"}) is None
+        True
+    """
+    value = environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if value.lower() == "none":
+        return None
+    if value:
+        if not value.replace(".", "", 1).rstrip("KMGTiBb ").isdigit():
+            raise ParameterError(
+                f"{MEMORY_LIMIT_ENV}={value!r} is not a memory size; use e.g. '3GB', '500MB' "
+                "or 'none' (DuckDB's default, 80% of memory)"
+            )
+        return value
+    megabytes = MEMORY_LIMIT_GB * 1000
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        megabytes = min(megabytes, int(0.8 * total / 1e6))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): the fixed cap
+        pass
+    return f"{megabytes}MB"
 
 
 def as_table(

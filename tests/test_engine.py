@@ -7,8 +7,15 @@ import ibis
 import pandas as pd
 import pytest
 
-from impact.engine import as_table, fingerprint, sample_frame
-from impact.errors import ContractError
+from impact.engine import (
+    MEMORY_LIMIT_ENV,
+    as_table,
+    default_backend,
+    fingerprint,
+    memory_limit,
+    sample_frame,
+)
+from impact.errors import ContractError, ParameterError
 
 FRAME = pd.DataFrame({"agent_id": ["a", "b", "c"], "y": [1.5, 2.5, 3.5]})
 
@@ -71,3 +78,19 @@ def test_fingerprint_follows_content(tmp_path: Path) -> None:
     FRAME.assign(y=FRAME.y + 1).to_parquet(path)
     assert fingerprint(path) != first
     assert fingerprint(FRAME) == fingerprint(FRAME.copy()) != fingerprint(FRAME.iloc[:2])
+
+
+def test_the_default_connection_caps_duckdb_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 GB (or 80% of memory, if less) unless IMPACT_DUCKDB_MEMORY_LIMIT says otherwise, so
+    a distinct count over 100M events spills to disk instead of taking most of the RAM."""
+    monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+    default = memory_limit()
+    assert default is not None and default.endswith("MB") and int(default[:-2]) <= 3000
+    query = "SELECT current_setting('memory_limit')"
+    expected = duckdb.connect()
+    expected.sql(f"SET memory_limit = '{default}'")
+    assert default_backend().raw_sql(query).fetchone() == expected.sql(query).fetchone()
+    assert memory_limit({MEMORY_LIMIT_ENV: " 8GB "}) == "8GB"
+    assert memory_limit({MEMORY_LIMIT_ENV: "None"}) is None
+    with pytest.raises(ParameterError, match="IMPACT_DUCKDB_MEMORY_LIMIT='lots'"):
+        memory_limit({MEMORY_LIMIT_ENV: "lots"})

@@ -178,15 +178,22 @@ def multiplier(
     q75, q25 = np.quantile(perturbed, [0.75, 0.25], axis=0)
     se = (q75 - q25) / 1.3489795003921634
     safe = np.where(se > 0, se, np.nan)
-    with np.errstate(invalid="ignore"):
-        studentized = np.nanmax(np.abs(perturbed / safe), axis=1)
-    band = float(np.quantile(studentized, confidence)) if np.isfinite(studentized).any() else np.nan
+    varies = bool(np.isfinite(safe).any())  # False when every estimate has zero variance
+    if varies:
+        with np.errstate(invalid="ignore"):
+            studentized = np.nanmax(np.abs(perturbed / safe), axis=1)
+    else:
+        studentized = np.full(perturbed.shape[0], np.nan)
+    band = float(np.quantile(studentized, confidence)) if varies else np.nan
     p = (np.abs(perturbed) >= np.abs(estimates)[None, :]).mean(axis=0)
     # a p-value of exactly 0 overstates what B draws can show
     p = np.maximum(p, 1.0 / (n_draws + 1))
-    with np.errstate(invalid="ignore"):
-        observed = np.nanmax(np.abs(estimates / safe)) if np.isfinite(safe).any() else np.nan
-    joint = float(max((studentized >= observed).mean(), 1.0 / (n_draws + 1)))
+    # With no variation there is nothing to test: a joint p of 1/(B+1) would cry wolf.
+    joint = np.nan
+    if varies:
+        with np.errstate(invalid="ignore"):
+            observed = np.nanmax(np.abs(estimates / safe))
+        joint = float(max((studentized >= observed).mean(), 1.0 / (n_draws + 1)))
     return Multiplier(std_error=se, band=band, p_value=p, joint_p=joint, n_draws=n_draws, kind=kind)
 
 

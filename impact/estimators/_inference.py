@@ -118,6 +118,21 @@ def ratio_lift(
     return lift, math.sqrt(max(var, 0.0))
 
 
+def no_baseline(baseline: float, *scale: float) -> bool:
+    """True when `baseline` is zero up to rounding, next to the magnitudes in `scale`.
+
+    A counterfactual mean computed as observed minus effect is 1e-17, not 0, for an outcome
+    that is zero without the AI (the share of AI-assisted items); a lift relative to it is
+    meaningless, so estimators report it as NaN rather than as -8.7e15.
+
+    Example:
+        >>> no_baseline(1e-17, 0.6, 0.6), no_baseline(0.1, 0.6)
+        (True, False)
+    """
+    size = max((abs(x) for x in scale if math.isfinite(x)), default=0.0)
+    return not math.isfinite(baseline) or abs(baseline) <= 1e-9 * max(size, abs(baseline))
+
+
 def lift_interval(
     lift: float, lift_se: float, *, confidence: float, alternative: Alternative = "two-sided"
 ) -> tuple[float, float]:

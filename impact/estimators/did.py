@@ -300,7 +300,7 @@ def _lift(
     att: float, baseline: float, att_inf: np.ndarray, obs_inf: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """ATT / counterfactual mean, and its influence function by the delta method."""
-    if baseline == 0:
+    if _inference.no_baseline(baseline, att, baseline + att):
         return math.nan, np.zeros_like(att_inf)
     base_inf = obs_inf - att_inf
     return float(att / baseline), att_inf / baseline - att / baseline**2 * base_inf

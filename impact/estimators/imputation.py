@@ -95,8 +95,9 @@ class Imputation:
             }
         )
         baseline = float(np.average(y[treated] - first_u[treated], weights=w[treated]))
-        lift = est / baseline if baseline else math.nan
-        lift_se = se / abs(baseline) if baseline else math.nan
+        has_baseline = not _inference.no_baseline(baseline, est, baseline + est)
+        lift = est / baseline if has_baseline else math.nan
+        lift_se = se / abs(baseline) if has_baseline else math.nan
         notes = []
         treated_clusters = int(frame.loc[treated, cluster].nunique())
         few = _bootstrap.few_clusters(n_clusters, treated_clusters)

@@ -95,7 +95,7 @@ def _nearest_sorted(
 ) -> Matches:
     # One dimension: the k nearest lie in the window of k pool points either side of the
     # target's insertion point in the sorted pool (np.searchsorted), so no tree is needed.
-    srt = np.argsort(values[pool], kind="stable")
+    srt = _stable_order(values[pool])
     pool_sorted = pool[srt]
     sorted_values = values[pool_sorted]
     n = len(pool_sorted)
@@ -106,7 +106,7 @@ def _nearest_sorted(
     idx = pool_sorted[np.clip(cand, 0, n - 1)]
     dist = np.where(inside, np.abs(values[idx] - values[targets][:, None]), np.inf)
     kk = min(k, n)
-    pick = np.argsort(dist, axis=1, kind="stable")[:, :kk]
+    pick = _smallest(dist, kk)
     rows = np.arange(len(targets))[:, None]
     idx, dist = idx[rows, pick], dist[rows, pick]
     ok = np.isfinite(dist) & (dist <= max_distance) & (strata[idx] == strata[targets][:, None])
@@ -114,13 +114,38 @@ def _nearest_sorted(
     return _pairs(target_rows[ok], idx[ok], dist[ok])
 
 
-def _find(parent: list[int], i: int) -> int:
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:  # path compression: later searches jump straight there
-        parent[i], i = root, parent[i]
-    return root
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``, from the faster unstable sort when no two values
+    tie (then both orders are the same), as continuous scores almost never do."""
+    order = np.argsort(values)
+    ordered = values[order]
+    if bool((ordered[1:] > ordered[:-1]).all()):
+        return order
+    return np.argsort(values, kind="stable")
+
+
+def _smallest(dist: np.ndarray, count: int) -> np.ndarray:
+    """The columns of each row's `count` smallest values, smallest first: the first `count`
+    columns of ``np.argsort(dist, axis=1, kind="stable")`` (ties go to the earlier column).
+
+    A window of a few candidates per row is ranked by comparing columns pairwise, which is
+    several times faster than a sort per row of a million short rows.
+    """
+    rows, width = dist.shape
+    if width > 16:  # pairwise comparisons grow with the square of the width
+        return np.argsort(dist, axis=1, kind="stable")[:, :count]
+    columns = [np.ascontiguousarray(dist[:, c]) for c in range(width)]
+    rank = [np.zeros(rows, dtype=np.int8) for _ in range(width)]
+    for a in range(width):
+        for b in range(a + 1, width):
+            later_smaller = columns[b] < columns[a]  # ties: the earlier column ranks first
+            rank[a] += later_smaller
+            rank[b] += ~later_smaller
+    pick = np.zeros((rows, count), dtype=np.int64)
+    for column in range(width):
+        chosen = np.flatnonzero(rank[column] < count)
+        pick[chosen, rank[column][chosen]] = column
+    return pick
 
 
 def _greedy_sorted(
@@ -132,10 +157,14 @@ def _greedy_sorted(
     max_distance: float,
     order: np.ndarray | None,
 ) -> Matches:
-    # One dimension: the pool sorted once; two union-find chains point from any position to
-    # the nearest still-available pool unit on its right and on its left, so each greedy step
-    # costs near-constant time instead of a fresh tree search.
-    srt = np.argsort(values[pool], kind="stable")
+    """Greedy matching without replacement on a line (a score).
+
+    The pool is sorted once; two union-find chains point from any position to the nearest
+    still-available pool unit on its right and on its left (with path compression), so each
+    greedy step costs near-constant time instead of a fresh tree search. The loop is plain
+    Python on lists, with the finds inlined: a million units match in about two seconds.
+    """
+    srt = _stable_order(values[pool])
     pool_sorted = pool[srt]
     sorted_values = values[pool_sorted]
     n = len(pool_sorted)
@@ -146,35 +175,50 @@ def _greedy_sorted(
     positions = np.searchsorted(sorted_values, values[targets]).tolist()
     target_values = values[targets].tolist()
     target_strata = strata[targets].tolist()
-    out_t: list[int] = []
-    out_p: list[int] = []
+    out_rows: list[int] = []
+    out_at: list[int] = []
     out_d: list[float] = []
     for row in range(len(targets)) if order is None else order.tolist():
         x, stratum, pos = target_values[row], target_strata[row], positions[row]
         for _ in range(k):
-            r = _find(right, pos)
-            lo = _find(left, pos) - 1
+            r = pos
+            while right[r] != r:
+                r = right[r]
+            i = pos
+            while right[i] != r:  # path compression: later searches jump straight there
+                right[i], i = r, right[i]
+            lo = pos
+            while left[lo] != lo:
+                lo = left[lo]
+            i = pos
+            while left[i] != lo:
+                left[i], i = lo, left[i]
+            lo -= 1
             best, best_d = -1, max_distance
-            for j in (r, lo):  # ties go to the right-hand neighbour
-                if (
-                    0 <= j < n
-                    and pool_strata[j] == stratum
-                    and abs(vals[j] - x) <= best_d
-                    and (best < 0 or abs(vals[j] - x) < best_d)
-                ):
-                    best, best_d = j, abs(vals[j] - x)
+            if r < n and pool_strata[r] == stratum:
+                d = abs(vals[r] - x)
+                if d <= best_d:
+                    best, best_d = r, d
+            if lo >= 0 and pool_strata[lo] == stratum:
+                d = abs(vals[lo] - x)
+                if d <= best_d and (best < 0 or d < best_d):  # ties go to the right
+                    best, best_d = lo, d
             if best < 0:
                 break
             right[best] = best + 1
             left[best + 1] = best
-            out_t.append(int(targets[row]))
-            out_p.append(int(pool_sorted[best]))
+            out_rows.append(row)
+            out_at.append(best)
             out_d.append(best_d)
     return _pairs(
-        np.asarray(out_t, dtype=np.int64),
-        np.asarray(out_p, dtype=np.int64),
+        targets[np.asarray(out_rows, dtype=np.int64)],
+        pool_sorted[np.asarray(out_at, dtype=np.int64)],
         np.asarray(out_d, dtype=np.float64),
     )
+
+
+#: Targets whose candidate lists are fetched from the tree at once.
+GREEDY_CHUNK = 4096
 
 
 def _greedy(
@@ -187,43 +231,85 @@ def _greedy(
     max_distance: float,
     order: np.ndarray | None,
 ) -> Matches:
+    """Greedy matching without replacement in several dimensions (one KD-tree query per
+    chunk of targets, in `order`).
+
+    Each target walks its candidates nearest first and takes the first unused ones. A list can
+    run out while candidates remain, all of them taken by earlier targets; then the target asks
+    the tree for more, and once most of the tree's points are taken, or a target needs many
+    more, the tree is rebuilt from the pool units still free. The first unused candidate in a
+    list is always the nearest free one, so this is exactly the sequential greedy algorithm; the
+    rebuilds only keep a depleted neighbourhood from being searched again and again (without
+    them, 100,000 units took minutes).
+    """
     used = np.zeros(len(pool), dtype=bool)
     width = min(len(pool), max(4 * k, 16))
-    dist, idx = tree.query(shifted[targets], k=width, distance_upper_bound=max_distance)
-    dist, idx = dist.reshape(len(targets), width), idx.reshape(len(targets), width)
+    rows = np.arange(len(targets)) if order is None else np.asarray(order)
+    target_strata = strata[targets]
+    pool_strata = strata[pool]
+    live = np.arange(len(pool))  # the pool units (indices into `pool`) in the current tree
+    stale = 0  # of them, taken since the tree was built
     out_t: list[int] = []
     out_p: list[int] = []
     out_d: list[float] = []
-    for row in range(len(targets)) if order is None else order:
-        stratum = strata[targets[row]]
-        d_row, i_row, depth = dist[row], idx[row], width
-        taken = 0
-        while True:
-            for d, i in zip(d_row, i_row, strict=True):
-                if i >= len(pool) or strata[pool[i]] != stratum:
-                    break  # sorted by distance: everything after is out of reach too
-                if not used[i]:
-                    used[i] = True
-                    out_t.append(targets[row])
-                    out_p.append(pool[i])
-                    out_d.append(d)
-                    taken += 1
-                    if taken == k:
+
+    def candidates(point: np.ndarray, count: int) -> tuple[list[float], list[int], bool]:
+        """The `count` nearest tree points as pool indices, and whether the tree holds more
+        points within reach than the list."""
+        count = min(count, len(live))
+        dist, idx = tree.query(point, k=count, distance_upper_bound=max_distance)
+        dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
+        found = idx < len(live)
+        ids = np.where(found, live[np.where(found, idx, 0)], -1)
+        return dist.tolist(), ids.tolist(), bool(found.all()) and count < len(live)
+
+    def walk(
+        stratum: int, dist: list[float], ids: list[int], taken: int, target: int
+    ) -> tuple[int, bool]:
+        """Take unused candidates in order; return how many now and whether the list ended
+        with every member taken (more may lie beyond it)."""
+        nonlocal stale
+        for d, i in zip(dist, ids, strict=True):
+            if i < 0 or pool_strata[i] != stratum:
+                return taken, False  # nearest first: nothing beyond is within reach
+            if not used[i]:
+                used[i] = True
+                stale += 1
+                out_t.append(target)
+                out_p.append(int(pool[i]))
+                out_d.append(d)
+                taken += 1
+                if taken == k:
+                    return taken, False
+        return taken, True
+
+    for first in range(0, len(rows), GREEDY_CHUNK):
+        if not len(live):
+            break
+        chunk = rows[first : first + GREEDY_CHUNK]
+        count = min(width, len(live))
+        dist, idx = tree.query(shifted[targets[chunk]], k=count, distance_upper_bound=max_distance)
+        dist, idx = dist.reshape(len(chunk), count), idx.reshape(len(chunk), count)
+        found = idx < len(live)
+        ids = np.where(found, live[np.where(found, idx, 0)], -1)
+        truncated = count < len(live)  # the tree holds more than each list
+        for row, d_row, i_row in zip(chunk.tolist(), dist.tolist(), ids.tolist(), strict=True):
+            stratum, target = int(target_strata[row]), int(targets[row])
+            taken, ran_out = walk(stratum, d_row, i_row, 0, target)
+            depth, more_exist = count, truncated
+            while ran_out and more_exist and len(live):
+                if 2 * stale > len(live) or depth >= 4 * width:
+                    # most of the tree is taken, or this neighbourhood is: rebuild it from the
+                    # free units, so searches stop wading through taken ones
+                    live, stale = np.flatnonzero(~used), 0
+                    if not len(live):
                         break
-            last = i_row[-1] if len(i_row) else len(pool)
-            if (
-                taken == k
-                or depth >= len(pool)
-                or last >= len(pool)
-                or strata[pool[last]] != stratum
-            ):
-                break
-            # Every candidate so far was taken: widen the search for this target only.
-            more = min(len(pool), 2 * depth)
-            d_all, i_all = tree.query(
-                shifted[targets[row]], k=more, distance_upper_bound=max_distance
-            )
-            d_row, i_row, depth = d_all[depth:], i_all[depth:], more
+                    tree = cKDTree(shifted[pool[live]])
+                    depth = width
+                else:
+                    depth = min(2 * depth, len(live))
+                d_all, i_all, more_exist = candidates(shifted[target], depth)
+                taken, ran_out = walk(stratum, d_all, i_all, taken, target)
     return _pairs(
         np.asarray(out_t, dtype=np.int64),
         np.asarray(out_p, dtype=np.int64),
@@ -250,7 +336,7 @@ def _with_ties(
     reach = np.maximum.reduceat(m.distance, starts) * (1 + TIE_RTOL) + 1e-300
     if shifted.shape[1] == 1:
         values = shifted[pool, 0]
-        order = np.argsort(values, kind="stable")
+        order = _stable_order(values)
         sorted_values = values[order]
         x = shifted[targets, 0]
         lo = np.searchsorted(sorted_values, x - reach, side="left")
@@ -324,17 +410,20 @@ def within_group_variance(
 def _sorted_neighbours(values: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
     """The `j` nearest other points of each point on a line, from a window of the sorted order.
 
-    Returns (index, valid) arrays of shape (n, j), nearest first.
+    Returns (index, valid) arrays of shape (n, j), nearest first. The window's distances are
+    differences of shifted slices of the sorted values (no gathers), ranked by :func:`_smallest`.
     """
     n = len(values)
-    srt = np.argsort(values, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[srt] = np.arange(n)
+    srt = _stable_order(values)
+    ordered = values[srt]
     offsets = np.r_[np.arange(-j, 0), np.arange(1, j + 1)]
-    cand = rank[:, None] + offsets[None, :]
-    inside = (cand >= 0) & (cand < n)
-    cand_idx = srt[np.clip(cand, 0, n - 1)]
-    dist = np.where(inside, np.abs(values[cand_idx] - values[:, None]), np.inf)
-    pick = np.argsort(dist, axis=1, kind="stable")[:, :j]
-    rows = np.arange(n)[:, None]
-    return cand_idx[rows, pick], np.isfinite(dist[rows, pick])
+    padded = np.concatenate([np.full(j, np.inf), ordered, np.full(j, np.inf)])  # ends: inf
+    dist = np.empty((n, len(offsets)))
+    for c, o in enumerate(offsets):
+        np.abs(padded[j + o : j + o + n] - ordered, out=dist[:, c])
+    pick = _smallest(dist, j)
+    valid = np.isfinite(np.take_along_axis(dist, pick, axis=1))
+    position = np.clip(np.arange(n)[:, None] + offsets[pick], 0, n - 1)
+    index, ok = np.empty((n, j), dtype=np.int64), np.empty((n, j), dtype=bool)
+    index[srt], ok[srt] = srt[position], valid  # back from sorted order to the input's
+    return index, ok

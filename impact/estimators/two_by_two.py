@@ -197,9 +197,10 @@ class DiffInDiff:
         c = xtx[3] / xtx[3, 3]
         c[3] = 0.0
         baseline = float(c @ beta)
-        lift = est / baseline if baseline else math.nan
+        has_baseline = not _inference.no_baseline(baseline, est, baseline + est)
+        lift = est / baseline if has_baseline else math.nan
         grad = np.zeros(k)
-        if baseline:
+        if has_baseline:
             grad[3] = 1 / baseline
             grad -= est / baseline**2 * c
         lift_se = float(math.sqrt(max(grad @ cov @ grad, 0.0)))

@@ -422,3 +422,67 @@ def test_rollout_before_the_window_counts_as_treated_throughout(sample) -> None:
         f"treated from the first period on (no pre-period, e.g. '{team}')" in note
         for note in effect.notes
     )
+
+
+def test_an_outcome_that_is_zero_without_the_ai_has_no_lift(sample) -> None:
+    # The share of AI-assisted tickets is 0 before rollout: its counterfactual mean is 0 up to
+    # rounding, so a relative lift is undefined (NaN), not -8.7e15; and the all-zero pre-period
+    # must not make the bootstrap's pre-trend test cry wolf.
+    shares = rollout_panel(sample.events, sample.rollouts, outcomes="ai_used")
+    for design in (StaggeredDiD(outcome="ai_used"), Imputation(outcome="ai_used")):
+        effect = design.estimate(shares)
+        assert 0.3 < effect.estimate < 0.7, design
+        assert effect.baseline == pytest.approx(0.0, abs=1e-12)
+        assert np.isnan(effect.lift) and all(np.isnan(effect.lift_ci))
+        assert all(d.name != "pre_trend_p" or d.passed for d in effect.diagnostics)
+
+
+def test_fixed_effects_paths_equal_a_dummy_regression(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The within transformation (the closed form on a balanced panel, the direct solve on an
+    unbalanced or weighted one, sweeps when both dimensions have many levels) is the residual
+    of weighted least squares on unit and period dummies."""
+    from impact.estimators import twfe
+
+    rng = np.random.default_rng(3)
+    n, periods = 60, 8
+    unit, time = np.repeat(np.arange(n), periods), np.tile(np.arange(periods), n)
+    keep = rng.random(n * periods) > 0.2
+    cases = {
+        "balanced": (unit, time, None),
+        "balanced, unit weights": (unit, time, np.repeat(rng.uniform(1, 3, n), periods)),
+        "balanced, cell weights": (unit, time, rng.uniform(0.5, 2, n * periods)),
+        "unbalanced": (unit[keep], time[keep], None),
+        "unbalanced, shuffled": (unit[keep][::-1], time[keep][::-1], None),
+    }
+    for name, (u, t, w) in cases.items():
+        y = rng.normal(size=len(u))
+        weights = np.ones(len(u)) if w is None else w
+        dummies = np.column_stack([u[:, None] == np.arange(n), t[:, None] == np.arange(periods)])
+        root = np.sqrt(weights)
+        coef = np.linalg.lstsq(dummies * root[:, None], y * root, rcond=None)[0]
+        expected = y - dummies @ coef
+        for max_levels in (twfe.MAX_SOLVED_LEVELS, 0):  # 0: alternating projections
+            monkeypatch.setattr(twfe, "MAX_SOLVED_LEVELS", max_levels)
+            got = twfe.FixedEffects(u, t, w).demean(y)
+            np.testing.assert_allclose(got, expected, atol=1e-8, err_msg=name)
+    assert twfe.FixedEffects(unit, time).closed_form
+    assert not twfe.FixedEffects(unit[keep], time[keep]).closed_form
+
+
+def test_the_analytic_uniform_band_is_the_sup_t_quantile() -> None:
+    """With influence-function errors the band's critical value is simulated from the
+    estimates' covariance: independent estimates give the Sidak-style normal quantile, perfectly
+    correlated ones the pointwise 1.96."""
+    from scipy import stats
+
+    from impact.estimators import _bootstrap
+
+    rng = np.random.default_rng(4)
+    n = 20_000
+    independent = rng.normal(size=(n, 5))
+    crit = _bootstrap.sup_t(independent, n, confidence=0.95, n_draws=20_000, seed=1)
+    assert crit == pytest.approx(stats.norm.ppf((1 + 0.95 ** (1 / 5)) / 2), rel=0.03)  # 2.57
+    same = np.repeat(rng.normal(size=(n, 1)), 4, axis=1)
+    crit = _bootstrap.sup_t(same, n, confidence=0.95, n_draws=20_000, seed=1)
+    assert crit == pytest.approx(stats.norm.ppf(0.975), rel=0.03)
+    assert np.isnan(_bootstrap.sup_t(np.zeros((n, 2)), n, confidence=0.95))

@@ -304,3 +304,36 @@ def test_a_million_units_match_in_linear_memory() -> None:
     assert len(by_covariates.target) == len(t_rows)
     assert (strata[by_score.pool] == strata[by_score.target]).all()
     assert peak_score < 400 * n and peak_tree < 400 * n, (peak_score, peak_tree)
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+def test_greedy_without_replacement_is_the_sequential_algorithm(
+    dims: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunked tree queries, re-queries and tree rebuilds (several dimensions) and union-find
+    chains (one) give exactly the pairs of the one-target-at-a-time greedy algorithm: each
+    target in order takes its nearest free control in its stratum, within the caliper."""
+    from impact.estimators import neighbours
+
+    monkeypatch.setattr(neighbours, "GREEDY_CHUNK", 7)  # many chunks, stale lists, rebuilds
+    rng = np.random.default_rng(11)
+    for trial in range(6):
+        n = 300
+        x = rng.normal(size=(n, dims))
+        strata = rng.integers(0, 3, n)
+        treated = rng.random(n) < 0.45
+        targets, pool = np.flatnonzero(treated), np.flatnonzero(~treated)
+        k, caliper = 1 + trial % 2, (np.inf, 0.6, 1.2)[trial % 3]
+        order = rng.permutation(len(targets))
+        m = nearest(x, strata, targets, pool, k=k, replace=False, max_distance=caliper, order=order)
+        free, expected = np.ones(len(pool), dtype=bool), []
+        for row in order:
+            t = targets[row]
+            for _ in range(k):
+                d = np.sqrt(((x[pool] - x[t]) ** 2).sum(axis=1))
+                d[~free | (strata[pool] != strata[t]) | (d > caliper)] = np.inf
+                if not np.isfinite(d.min()):
+                    break
+                free[d.argmin()] = False
+                expected.append((t, pool[d.argmin()]))
+        assert sorted(zip(m.target.tolist(), m.pool.tolist(), strict=True)) == sorted(expected)
