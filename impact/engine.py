@@ -44,17 +44,16 @@ def default_backend() -> BaseBackend:
     global _DEFAULT
     if _DEFAULT is None:
         limit = memory_limit()
-        con = ibis.duckdb.connect()
+        config = {} if limit is None else {"memory_limit": limit}  # a setting, not SQL text
+        try:
+            con = ibis.duckdb.connect(**config)
+        except Exception as exc:  # DuckDB's own error, said in our words
+            raise ParameterError(
+                f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size DuckDB reads; use e.g. "
+                "'3GB', '500MB' or 'none'"
+            ) from exc
         # Timestamps are UTC throughout; DuckDB would otherwise use the machine's zone.
         con.raw_sql("SET TimeZone = 'UTC'")
-        if limit is not None:
-            try:
-                con.raw_sql(f"SET memory_limit = '{limit}'")
-            except Exception as exc:  # DuckDB's parser error, said in our words
-                raise ParameterError(
-                    f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size DuckDB reads; use e.g. "
-                    "'3GB', '500MB' or 'none'"
-                ) from exc
         _DEFAULT = con
         # Unbound in-memory tables (ibis.memtable) execute on this same connection.
         ibis.set_backend(_DEFAULT)

@@ -133,6 +133,29 @@ def no_baseline(baseline: float, *scale: float) -> bool:
     return not math.isfinite(baseline) or abs(baseline) <= 1e-9 * max(size, abs(baseline))
 
 
+def lift_influence(
+    effect: float, observed: float, effect_inf: np.ndarray, observed_inf: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """The lift ``effect / (observed - effect)`` of the treated over their counterfactual
+    mean, and its influence function by the delta method.
+
+    `effect_inf` and `observed_inf` are the influence functions (per unit or per cluster) of
+    the effect and of the treated's observed mean; the counterfactual baseline is their
+    difference, so its uncertainty enters the lift's. NaN (zero influence) when the baseline
+    is zero up to rounding (:func:`no_baseline`).
+
+    Example:
+        >>> lift, inf = lift_influence(-2.0, 8.0, np.array([0.1, -0.1]), np.array([0.0, 0.0]))
+        >>> round(lift, 3), np.round(inf, 4).tolist()
+        (-0.2, [0.008, -0.008])
+    """
+    baseline = observed - effect
+    if no_baseline(baseline, effect, observed):
+        return math.nan, np.zeros_like(effect_inf)
+    grad_effect, grad_observed = observed / baseline**2, -effect / baseline**2
+    return float(effect / baseline), grad_effect * effect_inf + grad_observed * observed_inf
+
+
 def lift_interval(
     lift: float, lift_se: float, *, confidence: float, alternative: Alternative = "two-sided"
 ) -> tuple[float, float]:

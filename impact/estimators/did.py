@@ -252,8 +252,8 @@ def _effect(spec: StaggeredDiD, data: Wide, cells: GroupTime, adjustment: str) -
     simple = tables["aggregations"].iloc[0]
     observed = aggregate("simple", table, cells.observed_influence, cohort, w, values="observed")
     baseline = observed.overall - simple["att"]
-    lift, lift_inf = _lift(
-        simple["att"], baseline, overall_inf["simple"], observed.overall_influence
+    lift, lift_inf = _inference.lift_influence(
+        simple["att"], observed.overall, overall_inf["simple"], observed.overall_influence
     )
     lift_ci = (lift, lift)
     if math.isfinite(lift):
@@ -294,16 +294,6 @@ def _effect(spec: StaggeredDiD, data: Wide, cells: GroupTime, adjustment: str) -
         notes=tuple(notes),
         tables=tables,
     )
-
-
-def _lift(
-    att: float, baseline: float, att_inf: np.ndarray, obs_inf: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """ATT / counterfactual mean, and its influence function by the delta method."""
-    if _inference.no_baseline(baseline, att, baseline + att):
-        return math.nan, np.zeros_like(att_inf)
-    base_inf = obs_inf - att_inf
-    return float(att / baseline), att_inf / baseline - att / baseline**2 * base_inf
 
 
 def _counterfactual(

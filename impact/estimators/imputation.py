@@ -94,10 +94,20 @@ class Imputation:
                 "n_obs": d_event.sum(axis=0).astype(int),
             }
         )
-        baseline = float(np.average(y[treated] - first_u[treated], weights=w[treated]))
-        has_baseline = not _inference.no_baseline(baseline, est, baseline + est)
-        lift = est / baseline if has_baseline else math.nan
-        lift_se = se / abs(baseline) if has_baseline else math.nan
+        observed = float(np.average(y[treated], weights=w[treated]))
+        baseline = observed - est  # the imputed no-AI mean of the treated unit-periods
+        # the lift's error counts the baseline's too (delta method on per-cluster influence)
+        cluster_codes = frame[cluster].factorize()[0]
+        observed_inf = (
+            np.bincount(
+                cluster_codes[treated],
+                weights=w[treated] * (y[treated] - observed),
+                minlength=n_clusters,
+            )
+            / w[treated].sum()
+        )
+        lift, lift_inf = _inference.lift_influence(est, observed, overall[2][:, 0], observed_inf)
+        lift_se = math.sqrt(float(lift_inf @ lift_inf)) if math.isfinite(lift) else math.nan
         notes = []
         treated_clusters = int(frame.loc[treated, cluster].nunique())
         few = _bootstrap.few_clusters(n_clusters, treated_clusters)
@@ -205,8 +215,10 @@ def _second_stage(
     time: np.ndarray,
     treated: np.ndarray,
     clusters: pd.Series,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Second-stage coefficients and Gardner's GMM cluster-robust standard errors."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second-stage coefficients, Gardner's GMM cluster-robust standard errors, and each
+    cluster's influence on the coefficients (clusters x coefficients; in the order of
+    ``clusters.factorize()``), whose cross-product is their covariance."""
     sw = np.sqrt(w)
     x2w = x2 * sw[:, None]
     uw = first_u * sw
@@ -225,6 +237,6 @@ def _second_stage(
     np.add.at(scores, codes, x2w * second_u[:, None])
     np.add.at(first_part, codes, x10 * (uw * ~treated)[:, None])
     w_g = scores - first_part @ v.T
-    inv = np.linalg.inv(x2x2)
-    vcov = inv @ w_g.T @ w_g @ inv
-    return beta, np.sqrt(np.clip(np.diag(vcov), 0, None))
+    influence = w_g @ np.linalg.inv(x2x2)
+    vcov = influence.T @ influence
+    return beta, np.sqrt(np.clip(np.diag(vcov), 0, None)), influence

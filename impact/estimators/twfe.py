@@ -341,9 +341,22 @@ class TwoWayFixedEffects:
             treated_y.mean() if w is None else np.average(treated_y, weights=w[treated_cells])
         )
         baseline = float(mean_treated) - beta
-        lift = beta / baseline if baseline else math.nan
+        # the lift's error counts the baseline's too: per-cluster influence of the coefficient
+        # and of the treated's observed mean, combined by the delta method
+        w_treated = np.ones(len(treated_y)) if w is None else w[treated_cells]
+        observed_inf = (
+            np.bincount(
+                cluster_codes[treated_cells],
+                weights=w_treated * (treated_y - mean_treated),
+                minlength=n_clusters,
+            )
+            / w_treated.sum()
+        )
+        lift, lift_inf = _inference.lift_influence(
+            beta, float(mean_treated), scores / dd, observed_inf
+        )
+        lift_se = math.sqrt(scale * float(lift_inf @ lift_inf)) if math.isfinite(lift) else math.nan
         z = float(stats.norm.ppf(0.5 + self.confidence / 2))
-        lift_se = se / abs(baseline) if baseline else math.nan
         return Effect(
             outcome=self.outcome,
             method=method,

@@ -486,3 +486,40 @@ def test_the_analytic_uniform_band_is_the_sup_t_quantile() -> None:
     crit = _bootstrap.sup_t(same, n, confidence=0.95, n_draws=20_000, seed=1)
     assert crit == pytest.approx(stats.norm.ppf(0.975), rel=0.03)
     assert np.isnan(_bootstrap.sup_t(np.zeros((n, 2)), n, confidence=0.95))
+
+
+@pytest.mark.parametrize("design", ["twfe", "imputation"])
+def test_the_lift_interval_counts_the_baseline_uncertainty(design: str) -> None:
+    """Treated units whose levels vary a lot make the counterfactual mean (observed minus
+    effect) uncertain, though the unit effects absorb the levels from the effect itself. The
+    delta-method lift interval must match a pairs cluster bootstrap of the lift; dividing the
+    effect's SE by the baseline (ignoring the baseline's error) is far too small here."""
+    rng = np.random.default_rng(8)
+    n_units, periods = 120, 8
+    level = rng.normal(20, 8, n_units).clip(2)
+    cohort = np.where(rng.random(n_units) < 0.5, 5, np.nan)
+    unit, week = np.repeat(np.arange(n_units), periods), np.tile(np.arange(1, periods + 1), n_units)
+    treated = week >= np.repeat(cohort, periods)
+    y = np.repeat(level, periods) + 0.1 * week - 2.0 * treated + rng.normal(0, 0.3, len(unit))
+    panel = pd.DataFrame(
+        {"team_id": unit, "week": week, "rollout_week": np.repeat(cohort, periods), "y": y}
+    )
+    estimator = (
+        TwoWayFixedEffects(outcome="y", bootstrap=False)
+        if design == "twfe"
+        else Imputation(outcome="y")
+    )
+    effect = estimator.estimate(panel)
+    rows = np.arange(len(panel)).reshape(n_units, periods)
+    boot = []
+    for _ in range(200):
+        pick = rng.integers(0, n_units, n_units)
+        sample = panel.iloc[rows[pick].ravel()].assign(
+            team_id=np.repeat(np.arange(n_units), periods)
+        )
+        boot.append(estimator.estimate(sample).lift)
+    half = (effect.lift_ci[1] - effect.lift_ci[0]) / 2
+    crit = half / np.std(boot)  # the half-width in bootstrap SDs: 2.10 here (normal: 1.96)
+    assert 1.75 < crit < 2.25, crit
+    naive = effect.std_error / abs(effect.baseline)
+    assert naive < 0.6 * np.std(boot), (naive, np.std(boot))
