@@ -19,7 +19,8 @@ import statsmodels.api as sm
 
 from impact.estimators.matching import matched_cohort
 from impact.estimators.propensity import fit_scores
-from impact.estimators.weighting import aipw, ipw
+from impact.estimators.refute import refute
+from impact.estimators.weighting import Weighting, aipw, ipw
 
 with warnings.catch_warnings():
     # dowhy's sources carry invalid escape sequences (a warning when first compiled).
@@ -386,3 +387,70 @@ def test_trimming_is_the_estimate_on_the_units_kept(data: pd.DataFrame) -> None:
     assert trimmed.tables["dropped"].units.sum() == len(data) - len(kept) > 0
     assert trimmed.estimate == pytest.approx(direct.estimate, rel=1e-12)
     assert trimmed.std_error == pytest.approx(direct.std_error, rel=1e-10)
+
+
+def test_refuters_reach_dowhys_conclusions(data: pd.DataFrame) -> None:
+    """impact.refute re-runs impact's estimator; DoWhy's own refuters (placebo treatment by
+    permutation, random common cause, 80% data subsets) on its weighting estimator of the same
+    ATT must tell the same story: the placebo effect vanishes, the others stay within one SE."""
+    from dowhy.causal_estimator import estimate_effect
+    from dowhy.causal_refuters.data_subset_refuter import refute_data_subset
+    from dowhy.causal_refuters.placebo_treatment_refuter import (
+        PlaceboType,
+        refute_placebo_treatment,
+    )
+    from dowhy.causal_refuters.random_common_cause import refute_random_common_cause
+
+    frame = data.drop(columns="propensity_score")  # both sides fit their own score each time
+    estimand = dowhy_estimand.IdentifiedEstimand(
+        None,
+        treatment_variable=["t"],
+        outcome_variable=["y"],
+        estimand_type="nonparametric-ate",
+        estimands={"backdoor": {"estimand": "E[y|do(t)]"}},
+        backdoor_variables={"backdoor": COVARIATES},
+        default_backdoor_id="backdoor",
+    )
+    theirs = PropensityScoreWeightingEstimator(
+        estimand, min_ps_score=0.0, max_ps_score=1.0, weighting_scheme="ips_weight"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimate = estimate_effect(
+            frame.copy(), ["t"], ["y"], "backdoor", theirs, target_units="att", method_params={}
+        )
+        runs = {
+            "placebo treatment": refute_placebo_treatment(
+                frame.copy(),
+                estimand,
+                estimate,
+                treatment_names=["t"],
+                placebo_type=PlaceboType.PERMUTE,
+                num_simulations=40,
+                random_state=1,
+            ),
+            "random common cause": refute_random_common_cause(
+                frame.copy(), estimand, estimate, num_simulations=40, random_state=1
+            ),
+            "data subset": refute_data_subset(
+                frame.copy(),
+                estimand,
+                estimate,
+                subset_fraction=0.8,
+                num_simulations=40,
+                random_state=1,
+            ),
+        }
+    mine = Weighting("y", treatment="t", covariates=tuple(COVARIATES))
+    table = refute(mine, frame, n_simulations=40).set_index("refuter")
+    se = mine.estimate(frame).std_error
+    assert table.original.iloc[0] == pytest.approx(estimate.value, abs=0.25 * se)  # score fits
+    assert table.passed.all()
+    for name, theirs_run in runs.items():
+        ours, dowhy_new = table.loc[name, "refuted_mean"], float(theirs_run.new_effect)
+        if name == "placebo treatment":  # the effect vanishes on both sides
+            assert abs(ours) < 0.5 * se and abs(dowhy_new) < 0.5 * se, (ours, dowhy_new)
+        else:  # and stays within one SE of the original on both
+            assert abs(ours - table.original.iloc[0]) < se, (name, ours)
+            assert abs(dowhy_new - estimate.value) < se, (name, dowhy_new)
+        assert abs(ours - dowhy_new) < se, (name, ours, dowhy_new)
