@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -807,6 +808,34 @@ def write_sample(out_dir: str | Path, *, seed: int = 0, **simulate_kwargs: Any) 
     return paths
 
 
+class _PartWriter:
+    """Appends tables to ``part-00000.parquet``, ``part-00001.parquet``, ... of at most
+    `rows_per_file` rows each; an empty dataset still gets one (empty) file."""
+
+    def __init__(self, folder: Path, rows_per_file: int) -> None:
+        self.folder, self.rows_per_file = folder, rows_per_file
+        self.writer: pq.ParquetWriter | None = None
+        self.n_files = self.in_file = 0
+
+    def write(self, table: pa.Table) -> None:
+        offset = 0
+        while offset < table.num_rows or self.n_files == 0:
+            if self.writer is None:
+                path = self.folder / f"part-{self.n_files:05d}.parquet"
+                self.writer = pq.ParquetWriter(path, _EVENTS_SCHEMA)
+                self.n_files, self.in_file = self.n_files + 1, 0
+            take = min(table.num_rows - offset, self.rows_per_file - self.in_file)
+            self.writer.write_table(table.slice(offset, take))
+            offset, self.in_file = offset + take, self.in_file + take
+            if self.in_file == self.rows_per_file:
+                self.close()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
 def write_events_parquet(
     out_dir: str | Path,
     *,
@@ -859,32 +888,29 @@ def write_events_parquet(
         stale.unlink()
     world_seed, batch_seeds = np.random.SeedSequence(seed).spawn(2)
     week_effect = _week_log_effect(world.n_weeks, np.random.default_rng(world_seed))
-    writer: pq.ParquetWriter | None = None
-    n_files = written = in_file = batch = 0
-    while written < n_events or n_files == 0:
-        rng = np.random.default_rng(batch_seeds.spawn(1)[0])
-        block = _simulate_block(world, batch_agents, teams_per_batch, week_effect, rng)
-        table = _events_table(
-            block,
-            agent_offset=batch * batch_agents,
-            team_offset=batch * teams_per_batch,
-            id_offset=written,
-            widths=widths,
-        ).slice(0, n_events - written)
-        del block
-        batch += 1
-        offset = 0
-        while offset < table.num_rows or n_files == 0:
-            if writer is None:
-                writer = pq.ParquetWriter(out / f"part-{n_files:05d}.parquet", _EVENTS_SCHEMA)
-                n_files, in_file = n_files + 1, 0
-            take = min(table.num_rows - offset, rows_per_file - in_file)
-            writer.write_table(table.slice(offset, take))
-            offset, in_file = offset + take, in_file + take
-            if in_file == rows_per_file:
-                writer.close()
-                writer = None
-        written += table.num_rows
-    if writer is not None:
-        writer.close()
+    files = _PartWriter(out, rows_per_file)
+    # Writing a batch (Parquet encoding and compression, which release the GIL) overlaps with
+    # simulating the next one on another core; at most one batch waits to be written.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[None] | None = None
+        written = batch = 0
+        while written < n_events or batch == 0:
+            rng = np.random.default_rng(batch_seeds.spawn(1)[0])
+            block = _simulate_block(world, batch_agents, teams_per_batch, week_effect, rng)
+            table = _events_table(
+                block,
+                agent_offset=batch * batch_agents,
+                team_offset=batch * teams_per_batch,
+                id_offset=written,
+                widths=widths,
+            ).slice(0, n_events - written)
+            del block
+            batch += 1
+            written += table.num_rows
+            if pending is not None:
+                pending.result()  # re-raises a failed write here
+            pending = pool.submit(files.write, table)
+        if pending is not None:
+            pending.result()
+    files.close()
     return out
