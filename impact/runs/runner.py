@@ -234,6 +234,7 @@ def _execute(
                 cwd=str(project.root),
                 progress_bar=progress,
                 log_output=False,
+                **_kernel_transport(),
             )
     except PapermillExecutionError as exc:
         code = _ENAME_CODES.get(exc.ename, EXIT_NOTEBOOK)
@@ -247,6 +248,21 @@ def _execute(
     except (ImpactError, OSError, RuntimeError, ValueError) as exc:
         return EXIT_NOTEBOOK, {"type": type(exc).__name__, "message": str(exc)[:2000]}
     return EXIT_OK, None
+
+
+def _kernel_transport() -> dict[str, Any]:
+    """Report kernels talk to the runner over Unix domain sockets (ZeroMQ IPC, in the user's
+    Jupyter runtime folder) rather than unencrypted localhost TCP ports that any local user
+    could connect to; Windows, which has no IPC transport, keeps TCP."""
+    if os.name == "nt":
+        return {}
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(transport="ipc", **kwargs)
+
+    return {"kernel_manager_class": IPCKernelManager}
 
 
 @contextmanager

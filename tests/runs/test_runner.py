@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -132,3 +133,13 @@ def test_the_previous_run_is_the_last_success_not_after_this_period(tmp_path: Pa
     # A backfill of an old period compares with the period before it, never a newer one.
     assert previous_result(reports, "r", "2026-04-10", tmp_path) == "reports/r/r1/result.json"
     assert previous_result(reports, "r", "2026-04-01", tmp_path) == ""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows has no ZeroMQ IPC transport")
+def test_report_kernels_use_unix_sockets_not_open_tcp_ports() -> None:
+    """The runner hands papermill a kernel manager on the IPC transport: no localhost TCP port
+    another local user could connect to, and no ipykernel warning in every scheduled log."""
+    from impact.runs import runner
+
+    manager = runner._kernel_transport()["kernel_manager_class"](kernel_name="python3")
+    assert manager.transport == "ipc"
