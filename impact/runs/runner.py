@@ -256,9 +256,9 @@ def _kernel_transport() -> dict[str, Any]:
     could connect to; Windows, which has no IPC transport, keeps TCP."""
     if os.name == "nt":
         return {}
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager  # nbclient's own default
 
-    class IPCKernelManager(KernelManager):
+    class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(transport="ipc", **kwargs)
 

@@ -139,7 +139,13 @@ def test_the_previous_run_is_the_last_success_not_after_this_period(tmp_path: Pa
 def test_report_kernels_use_unix_sockets_not_open_tcp_ports() -> None:
     """The runner hands papermill a kernel manager on the IPC transport: no localhost TCP port
     another local user could connect to, and no ipykernel warning in every scheduled log."""
+    import nbformat
+    from nbclient import NotebookClient
+
     from impact.runs import runner
 
-    manager = runner._kernel_transport()["kernel_manager_class"](kernel_name="python3")
-    assert manager.transport == "ipc"
+    manager_class = runner._kernel_transport()["kernel_manager_class"]
+    assert manager_class(kernel_name="python3").transport == "ipc"
+    # nbclient's own (async) manager underneath: a sync one never notices a dead kernel
+    default = NotebookClient(nbformat.v4.new_notebook()).kernel_manager_class
+    assert issubclass(manager_class, default)
