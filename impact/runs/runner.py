@@ -251,16 +251,23 @@ def _execute(
 
 
 def _kernel_transport() -> dict[str, Any]:
-    """Report kernels talk to the runner over Unix domain sockets (ZeroMQ IPC, in the user's
-    Jupyter runtime folder) rather than unencrypted localhost TCP ports that any local user
-    could connect to; Windows, which has no IPC transport, keeps TCP."""
+    """Report kernels talk to the runner over Unix domain sockets (ZeroMQ IPC) in the user's
+    private Jupyter runtime folder, rather than unencrypted localhost TCP ports that any local
+    user could connect to; Windows, which has no IPC transport, keeps TCP."""
     if os.name == "nt":
         return {}
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager  # nbclient's own default
+    from jupyter_core.paths import jupyter_runtime_dir
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(transport="ipc", **kwargs)
+            # jupyter_client would put the sockets in the working directory (the project)
+            runtime = Path(jupyter_runtime_dir())
+            runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.ip = str(runtime / f"impact-{uuid.uuid4().hex[:12]}-ipc")
 
     return {"kernel_manager_class": IPCKernelManager}
 

@@ -140,12 +140,16 @@ def test_report_kernels_use_unix_sockets_not_open_tcp_ports() -> None:
     """The runner hands papermill a kernel manager on the IPC transport: no localhost TCP port
     another local user could connect to, and no ipykernel warning in every scheduled log."""
     import nbformat
+    from jupyter_core.paths import jupyter_runtime_dir
     from nbclient import NotebookClient
 
     from impact.runs import runner
 
     manager_class = runner._kernel_transport()["kernel_manager_class"]
-    assert manager_class(kernel_name="python3").transport == "ipc"
+    manager, other = manager_class(kernel_name="python3"), manager_class(kernel_name="python3")
+    assert manager.transport == "ipc"
+    # sockets in the private runtime folder, one name per kernel; never in the project
+    assert Path(manager.ip).parent == Path(jupyter_runtime_dir()) and manager.ip != other.ip
     # nbclient's own (async) manager underneath: a sync one never notices a dead kernel
     default = NotebookClient(nbformat.v4.new_notebook()).kernel_manager_class
     assert issubclass(manager_class, default)
