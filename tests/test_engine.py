@@ -7,6 +7,7 @@ import ibis
 import pandas as pd
 import pytest
 
+from impact import engine
 from impact.engine import (
     MEMORY_LIMIT_ENV,
     as_table,
@@ -92,5 +93,8 @@ def test_the_default_connection_caps_duckdb_memory(monkeypatch: pytest.MonkeyPat
     assert default_backend().raw_sql(query).fetchone() == expected.sql(query).fetchone()
     assert memory_limit({MEMORY_LIMIT_ENV: " 8GB "}) == "8GB"
     assert memory_limit({MEMORY_LIMIT_ENV: "None"}) is None
+    # a size DuckDB cannot read is a ParameterError naming the variable, at the first query
+    monkeypatch.setattr(engine, "_DEFAULT", None)
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "lots")
     with pytest.raises(ParameterError, match="IMPACT_DUCKDB_MEMORY_LIMIT='lots'"):
-        memory_limit({MEMORY_LIMIT_ENV: "lots"})
+        default_backend()
