@@ -6,9 +6,9 @@ scheduled report last). Every workload runs, the large ones too (100M events, 1M
 The machine's load average is recorded before and after each module (other jobs on a shared
 machine slow both sides of a comparison, not always equally).
 
-Each module's ``run()`` returns a list of rows (:func:`benchmarks.row`); a module returning
-one dict with ``seconds`` and ``ratios`` (the older form) becomes one row per case. A row
-without its own peak memory gets its module process's peak RSS.
+Each module's ``run()`` returns a list of rows (:func:`benchmarks.row`). A row without its
+own peak memory gets its module process's peak RSS. The results page also says where each
+module's time went: generating data, child processes, and the rest.
 """
 
 from __future__ import annotations
@@ -43,40 +43,13 @@ def _modules(names: list[str]) -> list[str]:
     return [m for m in (*FIRST, *middle, *LAST) if m in found]
 
 
-def _rows(module: str, result: Any) -> list[dict[str, Any]]:
-    """Normalise a module's result to rows."""
-    if isinstance(result, list):
-        return [{"module": module, **r} for r in result]
-    # The older form: {"seconds": {case: s}, "ratios": {case: r}, "floor": text, ...}.
-    seconds = result.get("seconds", {})
-    ratios = result.get("ratios", {})
-    floor = next((k for k, r in ratios.items() if abs(r - 1.0) < 1e-12), None)
-    rows = []
-    for case, ratio in ratios.items():
-        if case == floor:
-            continue
-        rows.append(
-            {
-                "module": module,
-                **bench.row(
-                    f"{module}: {case}",
-                    n_events=int(result.get("n_events", 0)),
-                    ours_s=float(seconds.get(case, float("nan"))),
-                    baseline=str(result.get("floor", floor or "")),
-                    baseline_s=float(seconds[floor]) if floor in seconds else None,
-                    target="",
-                    agree=None,
-                    agreement="",
-                ),
-                "ratio": round(float(ratio), 3),
-            }
-        )
-    return rows
+def _rows(module: str, result: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"module": module, **r} for r in result]
 
 
 def _child_module(name: str, out: str) -> int:
     result = importlib.import_module(f"benchmarks.{name}").run()
-    Path(out).write_text(json.dumps(result, default=str))
+    Path(out).write_text(json.dumps({"result": result, "timeline": bench.TIMELINE}, default=str))
     return 0
 
 
@@ -85,7 +58,25 @@ def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _run_module(name: str) -> list[dict[str, Any]]:
+def _time_spent(name: str, wall: float, timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where a module's wall time went: data generation, child processes, the rest."""
+    data = sum(t["wall_s"] for t in timeline if "data" in t)
+    children = [t for t in timeline if "child" in t]
+    in_children = sum(t["wall_s"] for t in children)
+    slowest = sorted(children, key=lambda t: -t["wall_s"])[:3]
+    return {
+        "module": name,
+        "wall_s": round(wall, 1),
+        "data_s": round(data, 1),
+        "children": len(children),
+        "children_s": round(in_children, 1),
+        "rest_s": round(wall - data - in_children, 1),
+        "slowest": "; ".join(f"{t['child']} {t['wall_s']:.0f} s" for t in slowest),
+        "timeline": timeline,  # in the JSON only
+    }
+
+
+def _run_module(name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     out = RESULTS / f".{name}.partial.json"
     load_before = _load()
     started = time.perf_counter()
@@ -93,16 +84,16 @@ def _run_module(name: str) -> list[dict[str, Any]]:
     wall = time.perf_counter() - started
     if status != 0:
         print(f"{name}: FAILED after {wall:.0f}s\n{err[-3000:]}", file=sys.stderr, flush=True)
-        return [
-            {
-                "module": name,
-                "workload": name,
-                "notes": f"failed: {err.strip().splitlines()[-1] if err.strip() else status}",
-                "met": False,
-            }
-        ]
-    result = json.loads(out.read_text())
+        failed = {
+            "module": name,
+            "workload": name,
+            "notes": f"failed: {err.strip().splitlines()[-1] if err.strip() else status}",
+            "met": False,
+        }
+        return [failed], _time_spent(name, wall, [])
+    payload = json.loads(out.read_text())
     out.unlink()
+    result = payload["result"]
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
     rows = _rows(name, result)
     load_after = _load()
@@ -116,7 +107,7 @@ def _run_module(name: str) -> list[dict[str, Any]]:
         f"load {load_before} -> {load_after}",
         flush=True,
     )
-    return rows
+    return rows, _time_spent(name, wall, payload["timeline"])
 
 
 def _kept_rows(replaced: set[str]) -> list[dict[str, Any]]:
@@ -143,15 +134,36 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
+def _time_table(spent: list[dict[str, Any]]) -> list[str]:
+    if not spent:
+        return []
+    lines = [
+        "## Where the time went",
+        "",
+        "Per module: its wall time, the share spent generating the cached data (a fresh "
+        "clone only), busy in child processes (each side's imports, data loading and "
+        "warm-ups included) and elsewhere (the module's own checks and imports).",
+        "",
+        "| module | wall (s) | data generated (s) | child processes | in children (s) "
+        "| elsewhere (s) | slowest children |",
+        "|---|--:|--:|--:|--:|--:|---|",
+    ]
+    keys = ("module", "wall_s", "data_s", "children", "children_s", "rest_s", "slowest")
+    lines += ["| " + " | ".join(_cell(t.get(k)) for k in keys) + " |" for t in spent]
+    return [*lines, ""]
+
+
 def markdown(rows: list[dict[str, Any]], machine: dict[str, Any], meta: dict[str, Any]) -> str:
     """The results page: machine, table of ratios, then what each agreement check compared."""
     lines = [
         "# Benchmark results",
         "",
         "Generated by `make bench` (`python -m benchmarks`); do not edit by hand. Each workload",
-        "and its baseline ran side by side in the same run, each in a fresh process (peak RSS is",
-        "that process's maximum resident memory). Ratio = ours / baseline. Targets missed are",
-        'profiled, with the proposed fix, in docs/scaling.md (section "Measured").',
+        "and its baseline ran side by side in the same run, alternated, each side in a fresh",
+        "process per round that runs all of that side's calls (imports and warm-ups once).",
+        "Peak RSS is the call's high-water mark of resident memory, its data loading included",
+        "(for a call alone in its process, the process's). Ratio = ours / baseline.",
+        'Targets missed are profiled, with the proposed fix, in docs/scaling.md ("Measured").',
         "",
         f"Run: {meta['started']} UTC, {meta['wall_s']:.0f} s in total"
         + (
@@ -198,7 +210,7 @@ def markdown(rows: list[dict[str, Any]], machine: dict[str, Any], meta: dict[str
             r.get("run"),
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    lines += ["", "## Agreement checks and notes", ""]
+    lines += ["", *_time_table(meta.get("time", [])), "## Agreement checks and notes", ""]
     for r in rows:
         load = f"load {r['load']}" if r.get("load") else ""
         detail = "; ".join(x for x in (r.get("agreement"), r.get("notes"), load) if x)
@@ -210,12 +222,12 @@ def markdown(rows: list[dict[str, Any]], machine: dict[str, Any], meta: dict[str
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("modules", nargs="*")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--module", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        bench.run_child(args.child)
+    if args.worker is not None:
+        bench.run_worker(args.worker)
         return 0
     if args.module:
         return _child_module(args.module, args.out)
@@ -225,10 +237,13 @@ def main(argv: list[str]) -> int:
     started = time.gmtime()
     clock = time.perf_counter()
     rows: list[dict[str, Any]] = []
+    spent: list[dict[str, Any]] = []
     names = _modules(args.modules)
     stamp_text = time.strftime("%Y-%m-%d %H:%M", started)
     for name in names:
-        rows += [{**r, "run": stamp_text} for r in _run_module(name)]
+        module_rows, module_time = _run_module(name)
+        rows += [{**r, "run": stamp_text} for r in module_rows]
+        spent.append(module_time)
     if args.modules:  # a partial run updates its modules' rows and keeps the others
         rows = _kept_rows(set(names)) + rows
     meta = {
@@ -239,6 +254,7 @@ def main(argv: list[str]) -> int:
         "partial": bool(args.modules),
         "load_start": load_start,
         "load_end": _load(),
+        "time": spent,
     }
     machine = bench.machine()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", started)

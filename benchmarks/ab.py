@@ -2,8 +2,8 @@
 
 Ours: ``impact.ab_test`` on the Parquet events joined to the assignments (every fifth agent
 treated, see :func:`benchmarks.assignments`), from the file path: the engine scan to per-unit
-sums, then Welch / delta method / CUPED, diagnostics and the Effect. Baselines, each in its
-own process, side by side:
+sums, then Welch / delta method / CUPED, diagnostics and the Effect. Baselines, side by side, each
+side in a fresh process per round, running every case:
 
 * the floor: the one DuckDB ``GROUP BY agent_id, arm`` over the same join that produces the
   per-unit counts and sums the estimate needs, with the test done by hand in numpy on that
@@ -186,58 +186,75 @@ def _text(rel: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.1e}" for k, v in rel.items()) + " (relative)"
 
 
-def measure(n_events: int, case: str, scan_s: float, *, big: bool) -> list[dict[str, Any]]:
-    """Ours against the floor (and, at 10M, against pandas + scipy), fresh processes."""
-    repeat = 1 if big else 3
-    mine, base = bench.versus(
-        "benchmarks.ab:ours",
-        "benchmarks.ab:floor",
-        rounds=1 if big else 2,
-        repeat=repeat,
-        n_events=n_events,
-        case=case,
-    )
-    rel = _rel(mine.value, base.value)
-    rows = [
-        bench.row(
-            case,
-            n_events=n_events,
-            ours_s=mine.seconds,
-            baseline="the floor: one DuckDB GROUP BY agent_id, arm (count, sum) + the test by hand",
-            baseline_s=base.seconds,
-            target=f"<= {TARGET_RATIO:g}x the floor" + ("; peak RSS < 4 GiB" if big else ""),
-            max_ratio=TARGET_RATIO,
-            max_rss_mib=MAX_RSS_MIB if big else None,
-            agree=max(rel.values()) < 1e-6,
-            agreement="estimate and SE equal to " + _text(rel),
-            peak_rss_mib=mine.peak_rss_mib,
-            notes=f"bare DuckDB scan (count, sum) {scan_s:.2f} s: ours / scan = "
-            f"{mine.seconds / scan_s:.1f}; floor peak RSS {base.peak_rss_mib:.0f} MiB",
-        )
+def _calls(target: str, n_events: int, repeat: int) -> list[bench.Call]:
+    return [
+        bench.Call(f"benchmarks.ab:{target}", {"n_events": n_events, "case": c}, repeat)
+        for c in CASES
     ]
-    if not big:
-        pandas = bench.isolated("benchmarks.ab:pandas_scipy", n_events=n_events, case=case)
-        rel = _rel(mine.value, pandas.value)
+
+
+def measure(n_events: int) -> list[dict[str, Any]]:
+    """Every case, ours against the floor (a fresh process per side and round, the bare scan
+    first in the floor's) and, below 100M events, against pandas + scipy and statsmodels."""
+    big = n_events >= bench.BIG_EVENTS
+    repeat = 1 if big else 3
+    scan = bench.Call("benchmarks.ab:scan", {"n_events": n_events}, repeat=2)
+    runs = bench.alternate(
+        {
+            "floor": [scan, *_calls("floor", n_events, repeat)],
+            "ours": _calls("ours", n_events, repeat),
+        },
+        rounds=1 if big else 2,
+    )
+    scan_s = runs["floor"][0].seconds
+    pandas = [] if big else bench.session(_calls("pandas_scipy", n_events, 1))
+    rows = []
+    for i, case in enumerate(CASES):
+        mine, base = runs["ours"][i], runs["floor"][i + 1]
+        rel = _rel(mine.value, base.value)
+        rows.append(
+            bench.row(
+                case,
+                n_events=n_events,
+                ours_s=mine.seconds,
+                baseline="the floor: one DuckDB GROUP BY agent_id, arm (count, sum) + the test "
+                "by hand",
+                baseline_s=base.seconds,
+                target=f"<= {TARGET_RATIO:g}x the floor" + ("; peak RSS < 4 GiB" if big else ""),
+                max_ratio=TARGET_RATIO,
+                max_rss_mib=MAX_RSS_MIB if big else None,
+                agree=max(rel.values()) < 1e-6,
+                agreement="estimate and SE equal to " + _text(rel),
+                peak_rss_mib=mine.peak_rss_mib,
+                notes=f"bare DuckDB scan (count, sum) {scan_s:.2f} s: ours / scan = "
+                f"{mine.seconds / scan_s:.1f}; floor peak RSS {base.peak_rss_mib:.0f} MiB",
+            )
+        )
+        if big:
+            continue
+        rel = _rel(mine.value, pandas[i].value)
         rows.append(
             bench.row(
                 f"{case}: vs pandas + scipy",
                 n_events=n_events,
                 ours_s=mine.seconds,
                 baseline="pandas read_parquet + merge + groupby, the same test in scipy/numpy",
-                baseline_s=pandas.seconds,
+                baseline_s=pandas[i].seconds,
                 target="reported (no target)",
                 agree=max(rel.values()) < 1e-6,
                 agreement="estimate and SE equal to " + _text(rel),
                 peak_rss_mib=mine.peak_rss_mib,
-                notes=f"pandas + scipy peak RSS {pandas.peak_rss_mib:.0f} MiB",
+                notes=f"pandas + scipy peak RSS {pandas[i].peak_rss_mib:.0f} MiB",
             )
         )
+    if not big:
+        rows += statsmodels_rows(n_events, runs["ours"][list(CASES).index(RATIO_CASE)])
     return rows
 
 
-def statsmodels_rows(n_events: int) -> list[dict[str, Any]]:
-    """The ratio metric against statsmodels' cluster-robust OLS on the events, two ways."""
-    mine = bench.isolated("benchmarks.ab:ours", repeat=2, n_events=n_events, case=RATIO_CASE)
+def statsmodels_rows(n_events: int, mine: bench.Isolated) -> list[dict[str, Any]]:
+    """The ratio metric (`mine`: ours, timed above) against statsmodels' cluster-robust OLS
+    on the events, two ways, each alone in its process (their peak memory is the point)."""
     rows = []
     for target, label, goal in (
         (
@@ -280,13 +297,7 @@ def run() -> list[dict[str, Any]]:
     """Every case on 10M events (``BENCH_EVENTS`` to change), and on 100M (unless
     ``BENCH_FULL=0``)."""
     rows = []
-    sizes = [bench.n_events_default()] + ([bench.BIG_EVENTS] if bench.full() else [])
-    for n_events in sizes:
-        big = n_events >= bench.BIG_EVENTS
+    for n_events in [bench.n_events_default()] + ([bench.BIG_EVENTS] if bench.full() else []):
         bench.assignments(n_events)  # generate outside the timed processes
-        scan_s = bench.isolated("benchmarks.ab:scan", repeat=2, n_events=n_events).seconds
-        for case in CASES:
-            rows += measure(n_events, case, scan_s, big=big)
-        if not big:
-            rows += statsmodels_rows(n_events)
+        rows += measure(n_events)
     return rows

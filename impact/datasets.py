@@ -319,13 +319,24 @@ class _Block:
     events: Mapping[str, np.ndarray]  # one entry per ticket, sorted by start time
 
 
+#: The per-ticket outcomes without the AI, which only the truth uses.
+_WITHOUT_AI = ("handle0", "resolved0", "escalated0", "reopened0", "csat0")
+
+
 def _simulate_block(
     world: _World,
     n_agents: int,
     n_teams: int,
     week_log_effect: np.ndarray,
     rng: np.random.Generator,
+    *,
+    counterfactuals: bool = True,
 ) -> _Block:
+    """Simulate `n_agents` agents in `n_teams` teams; their tickets sorted by start time.
+
+    Without `counterfactuals`, the outcomes without the AI (``handle0``, ``resolved0``, ...)
+    are left out of the events (nothing but the truth needs them).
+    """
     n_weeks = world.n_weeks
     team_of_agent = (np.arange(n_agents) * n_teams) // n_agents
     region_of_team = rng.permutation(np.arange(n_teams) % len(REGIONS))
@@ -441,6 +452,8 @@ def _simulate_block(
         "reopened0": reopened0,
         "csat0": csat0,
     }
+    if not counterfactuals:
+        events = {name: values for name, values in events.items() if name not in _WITHOUT_AI}
     return _Block(
         team_of_agent=team_of_agent,
         region_of_team=region_of_team,
@@ -896,7 +909,9 @@ def write_events_parquet(
         written = batch = 0
         while written < n_events or batch == 0:
             rng = np.random.default_rng(batch_seeds.spawn(1)[0])
-            block = _simulate_block(world, batch_agents, teams_per_batch, week_effect, rng)
+            block = _simulate_block(
+                world, batch_agents, teams_per_batch, week_effect, rng, counterfactuals=False
+            )
             table = _events_table(
                 block,
                 agent_offset=batch * batch_agents,
