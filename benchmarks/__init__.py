@@ -164,7 +164,7 @@ class Worker:
     """A fresh Python process that runs :class:`Call` s on request, one at a time.
 
     Its imports, and the warm-ups of the libraries it has loaded, are paid once however many
-    calls (and rounds) it runs. Each call's peak memory is the process's high-water mark of
+    calls it runs. Each call's peak memory is the process's high-water mark of
     resident memory over that call, its `prepare` included, reset before it through
     ``/proc/self/clear_refs`` (Linux); memory an earlier call kept counts against the later
     ones, so it is an upper bound. Results come back on a pipe of their own, so whatever a
@@ -186,6 +186,7 @@ class Worker:
         os.close(write)
         self._results = os.fdopen(read)
         self._targets: dict[str, None] = {}
+        self._calls = 0
         self._busy = 0.0
         self._peak: float | None = None
         self.stderr = ""  # what the process wrote there, once it has ended
@@ -194,6 +195,7 @@ class Worker:
         """Run `call` in this process; its value, best time and peak memory."""
         assert self._proc.stdin is not None
         self._targets[call.target.split(":")[1]] = None
+        self._calls += 1
         started = time.perf_counter()
         try:
             self._proc.stdin.write(json.dumps(asdict(call)) + "\n")
@@ -225,7 +227,7 @@ class Worker:
         TIMELINE.append(
             {
                 "child": ", ".join(self._targets),
-                "calls": len(self._targets),
+                "calls": self._calls,
                 "wall_s": round(self._busy, 2),
             }
         )
@@ -259,9 +261,9 @@ def alternate(sides: Mapping[str, Sequence[Call]], *, rounds: int = 2) -> dict[s
     conditions. A side's calls share its worker, so its imports and warm-ups are paid once
     per round. Each worker ends before the next side starts: with the other side's worker
     kept alive (and holding its memory) for all the rounds, our memory-bound workloads ran
-    slower in all three runs that tried it (TWFE on 1M units 5.9-6.1 s instead of 1.8-2.4 s;
-    validation 3.4-3.6x the scan instead of 2.4-2.9x). Returns, by side, one result per call
-    in the order given.
+    slower in every run that tried it (TWFE on 1M units 5.9-6.1 s instead of 1.8-2.4 s in two
+    runs; validation 3.4-3.6x the scan instead of 2.4-2.9x in three). Returns, by side, one
+    result per call in the order given.
     """
     runs: dict[str, list[list[Isolated]]] = {name: [] for name in sides}
     peaks: dict[str, float] = {}

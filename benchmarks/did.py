@@ -9,7 +9,7 @@
   errors): ``impact.StaggeredDiD``, which also computes all four aggregations with their
   errors, the uniform bands, the pre-trend test and the counterfactual, against moderndid's
   ``att_gt`` followed by ``aggte(type="dynamic")``, with moderndid's bootstrapped uniform
-  band at 100k units and without it at 1M (see :func:`cs_row`); target: at least 10x faster,
+  band at 100k units and without it at 1M (see :func:`_with_band`); target: at least 10x faster,
   every ATT(g, t), its standard error and the event study identical.
 
 Every side runs in its own fresh process on the same simulated panel (a pandas frame,
@@ -194,7 +194,7 @@ def measure(n_units: int) -> dict[str, list[bench.Isolated]]:
     """Every estimator at one size, each side in its own fresh process: pyfixest (balanced,
     unbalanced) and ours (all three, the balanced panel loaded once) alternated twice at
     100k units and once at 1M, then moderndid once (its ratio is far from the target; its
-    band, at 100k only, see :func:`cs_row`). At 100k each TWFE is timed twice in its process
+    band, at 100k only, see :func:`_with_band`). At 100k each TWFE is timed twice in its process
     (both sides, the faster kept): a process's first call on the large panel took 0.5 s and
     the next 0.2 s, a gap the warm-up on a small panel does not close."""
     small = n_units <= 100_000
@@ -213,8 +213,8 @@ def measure(n_units: int) -> dict[str, list[bench.Isolated]]:
         },
         rounds=2 if small else 1,
     )
-    band = small  # see cs_row
-    return runs | {"moderndid": bench.session([_call("cs_moderndid", n_units, band=band)])}
+    moderndid = _call("cs_moderndid", n_units, band=_with_band(n_units))
+    return runs | {"moderndid": bench.session([moderndid])}
 
 
 def twfe_rows(n_units: int, runs: dict[str, list[bench.Isolated]]) -> list[dict[str, Any]]:
@@ -244,15 +244,20 @@ def twfe_rows(n_units: int, runs: dict[str, list[bench.Isolated]]) -> list[dict[
     return rows
 
 
+def _with_band(n_units: int) -> bool:
+    """Whether moderndid computes its uniform band. At 100k units it runs with its defaults,
+    so both sides compute a band for the event study (moderndid by a multiplier bootstrap
+    over the units, ours from the estimates' covariance). At 1M its bootstrapped band alone
+    took about three of its four minutes (75 s without it), a third of all of ``make bench``:
+    there it runs without the band (``cband=False``), doing less than ours, so the 10x target
+    is harder to meet."""
+    return n_units <= 100_000
+
+
 def cs_row(n_units: int, runs: dict[str, list[bench.Isolated]]) -> dict[str, Any]:
-    """At 100k units moderndid runs with its defaults, so both sides compute a uniform band
-    for the event study (moderndid by a multiplier bootstrap over the units, ours from the
-    estimates' covariance). At 1M its bootstrapped band alone took about three of its four
-    minutes (75 s without it), a third of all of ``make bench``: there it runs without the
-    band (``cband=False``), doing less than ours, so the 10x target is harder to meet."""
     mine, ref = runs["ours"][1], runs["moderndid"][0]
     diffs = {k: _max_rel(mine.value[k], ref.value[k]) for k in ref.value}
-    band = n_units <= 100_000
+    band = _with_band(n_units)
     return bench.row(
         f"did: Callaway-Sant'Anna, {n_units:,} units x {N_PERIODS} periods",
         n_events=n_units * N_PERIODS,

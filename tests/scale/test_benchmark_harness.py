@@ -27,6 +27,7 @@ def test_a_session_measures_each_call_peak_memory_apart() -> None:
     assert "[5200000 rows x 5 columns]" in big.value
     assert "[13000 rows x 5 columns]" in small.value
     assert big.seconds > small.seconds > 0
+    assert bench.TIMELINE[-1]["calls"] == 2  # calls, not distinct targets
 
 
 def test_a_single_call_gets_its_process_peak() -> None:
