@@ -39,8 +39,9 @@ def default_backend() -> BaseBackend:
     """The process-wide in-memory DuckDB connection that pandas inputs and files are bound to.
 
     Its memory is capped at :func:`memory_limit` (3 GB unless ``IMPACT_DUCKDB_MEMORY_LIMIT``
-    says otherwise): the few queries that grow with the number of events (the distinct count
-    of a unique key) then spill to disk instead of taking most of the machine's memory.
+    says otherwise): the few queries that grow with the number of events (ranking the copies
+    of a repeated key, a distinct count beyond ``impact.contracts.keys.LOCAL_KEYS_MAX`` rows)
+    then spill to disk instead of taking most of the machine's memory.
     """
     global _DEFAULT
     if _DEFAULT is None:

@@ -1,13 +1,13 @@
 """Validate any table against a contract: valid rows, a quarantine with reasons, counts per rule.
 
-Everything runs in the engine. Structural checks come first and raise one
+The rules run in the engine. Structural checks come first and raise one
 :class:`~impact.errors.ContractError`; then every row rule becomes a boolean column, and one
-aggregate query returns each rule's failure count (extra copies of a unique key are counted as
-rows minus distinct keys, without sorting); a second one fetches an example row for each rule
-that failed, and is skipped on clean data. Only when a key repeats does another query rank
-those copies, to pick the one kept and count the rows broken overall.
-``valid`` and ``quarantine`` stay lazy Ibis tables that partition the input: every input row
-is in exactly one of them.
+aggregate query returns each rule's failure count. Extra copies of a unique key are counted
+apart, exactly (:mod:`impact.contracts.keys`; on DuckDB from sorted 64-bit hashes of the keys,
+8 bytes a row). A second query fetches an example row for each rule that failed, and is skipped
+on clean data. Only when a key repeats does another query rank those copies, to pick the one
+kept and count the rows broken overall. ``valid`` and ``quarantine`` stay lazy Ibis tables
+that partition the input: every input row is in exactly one of them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
-from impact.contracts import structure
+from impact.contracts import keys, structure
 from impact.contracts.model import Contract, Rule, load_contract
 from impact.contracts.rules import orderable, passes
 from impact.engine import as_table
@@ -199,13 +199,17 @@ def validate(
     row_rules = [r for r in rules if r.kind != "unique"]
     key_rules = [r for r in rules if r.kind == "unique"]
     flagged = table.mutate(**{flags[r]: ~passes(r, table) for r in row_rules})
-    # Extra copies of a key are counted without a window (rows - distinct keys). Only when
-    # there are some does a second pass rank the copies to pick the one to keep, so clean
-    # data, and every later query on `valid`, never pays for sorting the table.
-    extra = {f"{flags[r]}_extra": _extra_copies(flagged, r) for r in key_rules}
+    # Extra copies of a key are counted without a window (keys.repeats). Only when there are
+    # some does a second pass rank the copies to pick the one to keep, so clean data, and
+    # every later query on `valid`, never pays for sorting the table.
+    complete = {f"{flags[r]}_keys": _complete(flagged, r) for r in key_rules}
     checked = row_rules
-    counts = _count(_with_bad(flagged, checked, flags), spec, checked, flags, extra)
-    if any(counts[name] for name in extra):
+    counts = _count(_with_bad(flagged, checked, flags), spec, checked, flags, complete)
+    extra = [
+        keys.repeats(flagged, r.columns, complete=int(counts[f"{flags[r]}_keys"]))
+        for r in key_rules
+    ]
+    if any(extra):
         flagged = _rank_copies(flagged, spec, row_rules, key_rules, flags)
         checked = list(rules)
         # Row rules' counts stand; this pass counts the copies and the rows broken in all.
@@ -353,14 +357,9 @@ def _rank_copies(
     return flagged.drop(broken)
 
 
-def _extra_copies(table: ir.Table, rule: Rule) -> ir.Scalar:
-    """How many rows repeat a key already seen (keys with a NULL part never count)."""
-    if len(rule.columns) == 1:
-        value = table[rule.columns[0]]
-        return value.count() - value.nunique()
-    complete = ibis.and_(*(table[c].notnull() for c in rule.columns))
-    key = ibis.struct({c: table[c] for c in rule.columns})
-    return complete.sum() - key.nunique(where=complete)
+def _complete(table: ir.Table, rule: Rule) -> ir.Scalar:
+    """How many rows have the whole key of `rule` (no NULL part)."""
+    return ibis.and_(*(table[c].notnull() for c in rule.columns)).sum()
 
 
 def _with_bad(table: ir.Table, rules: Sequence[Rule], flags: Mapping[Rule, str]) -> ir.Table:
@@ -391,7 +390,7 @@ def _count(
     spec: Contract,
     rules: Sequence[Rule],
     flags: Mapping[Rule, str],
-    extra: Mapping[str, ir.Scalar] | None = None,
+    more: Mapping[str, ir.Scalar] | None = None,
 ) -> dict[str, Any]:
     """Every rule's failure count, plus totals, in one aggregate query; then one example row
     per rule that failed, in a second query over those rules only.
@@ -403,7 +402,7 @@ def _count(
     metrics: dict[str, ir.Scalar] = {
         "rows": flagged.count(),
         "bad": flagged[_BAD].sum(),
-        **(extra or {}),
+        **(more or {}),
         **{f"{flags[rule]}_n": flagged[flags[rule]].sum() for rule in rules},
     }
     row = flagged.aggregate(**metrics).to_pyarrow().to_pylist()[0]
