@@ -17,6 +17,7 @@ import pandas as pd
 
 from impact.errors import EstimationError
 from impact.estimators.panels import Wide
+from impact.estimators.propensity import logit_fit, logit_probabilities
 
 ControlGroup = Literal["never_treated", "not_yet_treated"]
 Adjustment = Literal["none", "regression", "doubly_robust"]
@@ -256,18 +257,11 @@ def _doubly_robust(
     return float(eta_treat - eta_cont), inf_treat - inf_control
 
 
-def _logit(d: np.ndarray, design: np.ndarray, w: np.ndarray, max_iter: int = 100) -> np.ndarray:
+def _logit(d: np.ndarray, design: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Fitted probabilities of a weighted logistic regression (Newton-Raphson)."""
-    beta = np.zeros(design.shape[1])
-    for _ in range(max_iter):
-        p = 1 / (1 + np.exp(-np.clip(design @ beta, -30, 30)))
-        hessian = (design * (w * p * (1 - p))[:, None]).T @ design
-        if np.linalg.matrix_rank(hessian) < design.shape[1]:
-            break
-        step = np.linalg.solve(hessian, design.T @ (w * (d - p)))
-        beta += step
-        if np.max(np.abs(step)) < 1e-10:
-            return 1 / (1 + np.exp(-np.clip(design @ beta, -30, 30)))
+    beta = logit_fit(design, d, w)
+    if beta is not None:
+        return logit_probabilities(design, beta)
     raise EstimationError(
         "the propensity-score model did not converge in a group-time cell (the covariates "
         "separate treated from comparison units); use adjustment='regression' or fewer covariates"

@@ -249,7 +249,10 @@ def test_experiment_holm_over_arms_and_metrics_matches_statsmodels() -> None:
     np.testing.assert_allclose(
         bh.p_value, multipletests(bh.p_unadjusted, method="fdr_bh")[1], rtol=1e-12
     )
-    assert (bh.p_value <= frame.p_value + 1e-15).all()  # BH never stricter than Holm
+    # BH never stricter than Holm. The two runs' raw p-values agree to ~1e-13, not to the bit
+    # (DuckDB's parallel sums add in any order), so where both adjust to the same value the
+    # comparison allows for that.
+    assert (bh.p_value <= frame.p_value * (1 + 1e-9)).all()
 
 
 @pytest.mark.parametrize("share", [0.2, 0.5])
