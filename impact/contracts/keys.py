@@ -1,11 +1,11 @@
 """How many rows repeat a unique key, exactly, without a hash table of the keys on DuckDB.
 
 A distinct count of ten million string keys builds a hash table of ten million strings: on
-DuckDB it took longer (2.2 s on 10M events) than all the other row rules together. On a DuckDB
+DuckDB it took 2.2-2.5 s on 10M events, about as long as all the other rules together. On a DuckDB
 connection, the engine instead hashes each complete key to 64 bits, and the hashes come back
 in batches (8 bytes a row) into one array, sorted in place. If no two hashes are equal, no key
 repeats: equal keys have equal hashes, so this answer is exact. If some hashes are equal, which
-in 64 bits means copies (by chance, among 10M distinct keys, about once in 300,000 tables), the
+in 64 bits means copies (by chance, among 10M distinct keys, about once in 370,000 tables), the
 engine's distinct count settles how many rows repeat. Other engines (Spark, warehouses: their
 hashes may be 32-bit and their results travel over a network) and keys of more than
 :data:`LOCAL_KEYS_MAX` rows (1.6 GB of hashes) always count distinct keys in the engine.
